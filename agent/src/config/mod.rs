@@ -1,0 +1,5 @@
+//! Agent configuration: the definition a session runs with.
+
+mod definition;
+
+pub use definition::{AgentDefinition, FlowPrompts, InterruptHistory, ToolDefinition, VadSettings};

@@ -1,0 +1,20 @@
+//! voicegate's reference voice agent.
+//!
+//! Caller audio flows through a pipeline of processors — VAD, STT, the
+//! responder (a deterministic flow that asks the LLM only inside a node),
+//! TTS and the output transport — inside one ephemeral [`Session`] per call.
+//! On a barge-in the assistant's history keeps only the words the caller
+//! actually heard, as confirmed by playback marks from the transport.
+
+pub mod config;
+pub mod frame;
+pub mod history;
+pub mod pipeline;
+pub mod processors;
+pub mod services;
+pub mod session;
+pub mod telemetry;
+pub mod transport;
+
+pub use config::AgentDefinition;
+pub use session::{Session, SessionOutcome};

@@ -1,0 +1,15 @@
+//! The stages of the reference agent, in pipeline order.
+
+mod input;
+mod output;
+mod responder;
+mod stt;
+mod tts;
+mod vad;
+
+pub use input::input_frames;
+pub use output::OutputTransport;
+pub use responder::Responder;
+pub use stt::Stt;
+pub use tts::Tts;
+pub use vad::Vad;
