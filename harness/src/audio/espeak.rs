@@ -1,0 +1,236 @@
+//! Regenerates the speech corpus with libespeak-ng (feature `espeak`).
+//!
+//! Word starts come from espeak's word events; a word ends at the last
+//! 5 ms window above -40 dB (relative to the phrase's loudest window)
+//! before the next word starts. Audio is resampled from espeak's 22 050 Hz
+//! to the corpus rate and peak-normalised, deterministically.
+#![allow(unsafe_code)]
+
+use std::ffi::{CString, c_char, c_int, c_short, c_uint, c_void};
+use std::path::Path;
+use std::sync::Mutex;
+
+use super::corpus::{CorpusEntry, CorpusManifest, CorpusWord, MANIFEST_SCHEMA, normalise_text};
+use super::{AudioError, resample, to_f32, to_i16, write_wav};
+use crate::seed::fnv1a;
+
+/// The corpus is stored at the line rate.
+pub const CORPUS_RATE: u32 = 16_000;
+pub const WORDS_PER_MINUTE: u32 = 165;
+const PEAK: f32 = 0.7;
+
+/// (accent, variant, espeak voice name)
+pub const VOICES: &[(&str, &str, &str)] =
+    &[("en-us", "m", "en-us"), ("en-us", "f", "en-us+f3"), ("en-gb", "m", "gmw/en"), ("en-gb", "f", "gmw/en+f3")];
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct EspeakEvent {
+    kind: c_int,
+    unique_identifier: c_uint,
+    text_position: c_int,
+    length: c_int,
+    audio_position: c_int,
+    sample: c_int,
+    user_data: *mut c_void,
+    id: [u8; 8],
+}
+
+const EVENT_LIST_TERMINATED: c_int = 0;
+const EVENT_WORD: c_int = 1;
+const AUDIO_OUTPUT_SYNCHRONOUS: c_int = 2;
+const POS_CHARACTER: c_int = 1;
+const CHARS_UTF8: c_uint = 1;
+const PARAM_RATE: c_int = 1;
+
+type SynthCallback = unsafe extern "C" fn(*mut c_short, c_int, *mut EspeakEvent) -> c_int;
+
+#[link(name = "espeak-ng")]
+unsafe extern "C" {
+    fn espeak_Initialize(output: c_int, buflength: c_int, path: *const c_char, options: c_int) -> c_int;
+    fn espeak_SetSynthCallback(callback: SynthCallback);
+    fn espeak_SetVoiceByName(name: *const c_char) -> c_int;
+    fn espeak_SetParameter(parameter: c_int, value: c_int, relative: c_int) -> c_int;
+    fn espeak_Synth(
+        text: *const c_void,
+        size: usize,
+        position: c_uint,
+        position_type: c_int,
+        end_position: c_uint,
+        flags: c_uint,
+        unique_identifier: *mut c_uint,
+        user_data: *mut c_void,
+    ) -> c_int;
+    fn espeak_Info(path_data: *mut *const c_char) -> *const c_char;
+}
+
+/// What the callback collects; espeak's state is global, so is this.
+struct Capture {
+    samples: Vec<i16>,
+    /// (character position, 1-based; length in characters; audio position in ms)
+    words: Vec<(usize, usize, usize)>,
+}
+
+static CAPTURE: Mutex<Capture> = Mutex::new(Capture { samples: Vec::new(), words: Vec::new() });
+
+unsafe extern "C" fn on_synth(wav: *mut c_short, count: c_int, events: *mut EspeakEvent) -> c_int {
+    let mut capture = CAPTURE.lock().unwrap_or_else(|p| p.into_inner());
+    if !wav.is_null() && count > 0 {
+        // SAFETY: espeak passes `count` valid samples at `wav`.
+        let samples = unsafe { std::slice::from_raw_parts(wav, count as usize) };
+        capture.samples.extend_from_slice(samples);
+    }
+    let mut event = events;
+    // SAFETY: the event list is terminated by an event of kind 0.
+    while !event.is_null() && unsafe { (*event).kind } != EVENT_LIST_TERMINATED {
+        let e = unsafe { *event };
+        if e.kind == EVENT_WORD {
+            capture.words.push((e.text_position.max(1) as usize, e.length.max(0) as usize, e.audio_position.max(0) as usize));
+        }
+        event = unsafe { event.add(1) };
+    }
+    0
+}
+
+pub struct Espeak {
+    sample_rate: u32,
+    version: String,
+}
+
+impl Espeak {
+    pub fn init() -> Result<Self, String> {
+        // SAFETY: plain C calls with valid arguments; called once per process.
+        let rate = unsafe { espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, std::ptr::null(), 0) };
+        if rate <= 0 {
+            return Err("espeak_Initialize failed: is espeak-ng-data installed?".into());
+        }
+        unsafe { espeak_SetSynthCallback(on_synth) };
+        let version = unsafe {
+            let info = espeak_Info(std::ptr::null_mut());
+            if info.is_null() { "unknown".to_string() } else { std::ffi::CStr::from_ptr(info).to_string_lossy().into_owned() }
+        };
+        Ok(Self { sample_rate: rate as u32, version })
+    }
+
+    pub fn version(&self) -> String {
+        format!("espeak-ng {}", self.version)
+    }
+
+    /// Speak `text` with `voice`: (samples at espeak's rate, word events).
+    fn speak(&self, text: &str, voice: &str) -> Result<(Vec<i16>, Vec<(usize, usize, usize)>), String> {
+        let voice_c = CString::new(voice).map_err(|e| e.to_string())?;
+        let text_c = CString::new(text).map_err(|e| e.to_string())?;
+        {
+            let mut capture = CAPTURE.lock().unwrap_or_else(|p| p.into_inner());
+            capture.samples.clear();
+            capture.words.clear();
+        }
+        // SAFETY: NUL-terminated strings outlive the synchronous calls.
+        unsafe {
+            if espeak_SetVoiceByName(voice_c.as_ptr()) != 0 {
+                return Err(format!("espeak-ng has no voice {voice:?}"));
+            }
+            espeak_SetParameter(PARAM_RATE, WORDS_PER_MINUTE as c_int, 0);
+            let status = espeak_Synth(
+                text_c.as_ptr().cast(),
+                text.len() + 1,
+                0,
+                POS_CHARACTER,
+                0,
+                CHARS_UTF8,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            if status != 0 {
+                return Err(format!("espeak_Synth failed with {status}"));
+            }
+        }
+        let capture = CAPTURE.lock().unwrap_or_else(|p| p.into_inner());
+        Ok((capture.samples.clone(), capture.words.clone()))
+    }
+
+    /// Speak one phrase and time its words at the corpus rate.
+    pub fn phrase(&self, text: &str, voice: &str) -> Result<(Vec<i16>, Vec<CorpusWord>), String> {
+        let (raw, events) = self.speak(text, voice)?;
+        let audio = resample(&to_f32(&raw), self.sample_rate, CORPUS_RATE).map_err(|e| e.to_string())?;
+        let peak = audio.iter().fold(0.0f32, |m, s| m.max(s.abs())).max(1e-6);
+        let audio: Vec<f32> = audio.iter().map(|s| s * PEAK / peak).collect();
+        let chars: Vec<char> = text.chars().collect();
+        let window = CORPUS_RATE as usize / 200;
+        let energies: Vec<f32> = audio.chunks(window).map(|w| w.iter().map(|s| s * s).sum::<f32>() / w.len() as f32).collect();
+        let loudest = energies.iter().cloned().fold(0.0f32, f32::max);
+        let voiced = |w: usize| energies.get(w).is_some_and(|&e| e > loudest * 1e-4);
+        let starts: Vec<usize> =
+            events.iter().map(|&(_, _, ms)| (ms * CORPUS_RATE as usize / 1000).min(audio.len())).collect();
+        let mut words = Vec::new();
+        for (i, &(position, length, _)) in events.iter().enumerate() {
+            let word: String = chars.iter().skip(position - 1).take(length).collect();
+            let word = normalise_text(&word);
+            if word.is_empty() {
+                continue;
+            }
+            let start = starts[i];
+            let limit = starts.get(i + 1).copied().unwrap_or(audio.len());
+            let mut end_window = limit.div_ceil(window);
+            while end_window > start / window + 1 && !voiced(end_window - 1) {
+                end_window -= 1;
+            }
+            let end = (end_window * window).min(limit).max(start + 1);
+            words.push(CorpusWord { text: word, start, end });
+        }
+        let expected = normalise_text(text);
+        let got = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+        if got != expected {
+            return Err(format!("word events {got:?} do not cover the phrase {expected:?}"));
+        }
+        Ok((to_i16(&audio), words))
+    }
+}
+
+/// Read `phrases.txt` (one phrase a line, `#` comments) under `dir`,
+/// speak every phrase in every voice, and write the WAVs and manifest.
+pub fn generate(dir: &Path) -> Result<CorpusManifest, AudioError> {
+    let phrases_path = dir.join("phrases.txt");
+    let file_error = |path: &Path, message: String| AudioError::File { path: path.display().to_string(), message };
+    let text = std::fs::read_to_string(&phrases_path).map_err(|e| file_error(&phrases_path, e.to_string()))?;
+    let phrases: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(normalise_text).collect();
+    let espeak = Espeak::init().map_err(|e| file_error(&phrases_path, e))?;
+    let mut entries = Vec::new();
+    for &(accent, variant, voice) in VOICES {
+        let folder = dir.join(accent).join(variant);
+        std::fs::create_dir_all(&folder).map_err(|e| file_error(&folder, e.to_string()))?;
+        for phrase in &phrases {
+            let (samples, words) = espeak.phrase(phrase, voice).map_err(|e| file_error(&phrases_path, format!("{phrase:?}: {e}")))?;
+            let id = format!("{}-{:08x}", slug(phrase), fnv1a(phrase.as_bytes()) as u32);
+            let file = format!("{accent}/{variant}/{id}.wav");
+            write_wav(&dir.join(&file), &samples, CORPUS_RATE)?;
+            entries.push(CorpusEntry {
+                id: format!("{accent}/{variant}/{id}"),
+                text: phrase.clone(),
+                accent: accent.into(),
+                variant: variant.into(),
+                voice: voice.into(),
+                file,
+                samples: samples.len(),
+                words,
+            });
+        }
+    }
+    let manifest = CorpusManifest {
+        schema_version: MANIFEST_SCHEMA,
+        generator: espeak.version(),
+        sample_rate: CORPUS_RATE,
+        words_per_minute: WORDS_PER_MINUTE,
+        entries,
+    };
+    let path = dir.join("manifest.json");
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| file_error(&path, e.to_string()))?;
+    std::fs::write(&path, json + "\n").map_err(|e| file_error(&path, e.to_string()))?;
+    Ok(manifest)
+}
+
+fn slug(text: &str) -> String {
+    let slug: String = text.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    slug.chars().take(40).collect::<String>().trim_matches('-').to_string()
+}

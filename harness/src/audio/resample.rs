@@ -1,0 +1,46 @@
+//! Band-limited resampling (rubato's FFT resampler).
+
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler};
+
+use super::AudioError;
+
+/// Resample mono audio. The output has exactly `round(len * to / from)`
+/// samples, so durations are kept to within one sample.
+pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioError> {
+    let expected = ((samples.len() as u64 * u64::from(to) + u64::from(from) / 2) / u64::from(from.max(1))) as usize;
+    if from == to || samples.is_empty() {
+        return Ok(samples.to_vec());
+    }
+    let error = |message: String| AudioError::Resample { from, to, message };
+    let mut resampler =
+        Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input).map_err(|e| error(e.to_string()))?;
+    let input = InterleavedSlice::new(samples, 1, samples.len()).map_err(|e| error(e.to_string()))?;
+    let output = resampler.process_all(&input, samples.len(), None).map_err(|e| error(e.to_string()))?;
+    let mut data = output.take_data();
+    data.resize(expected, 0.0);
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(freq: f32, rate: u32, len: usize) -> Vec<f32> {
+        (0..len).map(|i| 0.5 * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin()).collect()
+    }
+
+    fn rms_db(x: &[f32]) -> f32 {
+        10.0 * (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).log10()
+    }
+
+    #[test]
+    fn keeps_duration_and_in_band_energy() {
+        let input = tone(440.0, 22_050, 22_050);
+        let output = resample(&input, 22_050, 16_000).expect("resample");
+        assert_eq!(output.len(), 16_000);
+        // Compare away from the edges.
+        let inner = &output[1000..15_000];
+        assert!((rms_db(inner) - rms_db(&input[1000..20_000])).abs() < 0.5);
+    }
+}
