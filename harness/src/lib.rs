@@ -2,5 +2,9 @@
 //! what production voice agents get wrong.
 
 pub mod audio;
+pub mod checks;
 pub mod cli;
+pub mod doubles;
+pub mod driver;
+pub mod record;
 pub mod seed;

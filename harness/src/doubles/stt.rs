@@ -1,0 +1,46 @@
+//! The STT double: recognises the audio it is sent by aligning it with the
+//! scenario's known caller utterances.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use voicegate_agent::services::{ServiceError, SttService};
+
+use super::{Latency, Stem, align};
+use crate::record::{CallClock, Event, Recorder};
+use crate::seed::Rng;
+
+pub struct AligningStt {
+    stems: Arc<Vec<Stem>>,
+    latency: Latency,
+    rng: Mutex<Rng>,
+    recorder: Recorder,
+    clock: CallClock,
+    requests: AtomicUsize,
+}
+
+impl AligningStt {
+    pub fn new(stems: Arc<Vec<Stem>>, latency: Latency, rng: Rng, recorder: Recorder, clock: CallClock) -> Self {
+        Self { stems, latency, rng: Mutex::new(rng), recorder, clock, requests: AtomicUsize::new(0) }
+    }
+}
+
+impl SttService for AligningStt {
+    fn transcribe(&self, samples: Vec<i16>, sample_rate: u32) -> BoxFuture<'static, Result<String, ServiceError>> {
+        let request = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let audio_ms = samples.len() as u64 * 1000 / u64::from(sample_rate.max(1));
+        self.recorder.push(self.clock.now_us(), Event::SttRequest { request, audio_ms });
+        let alignment = align(&samples, sample_rate, &self.stems);
+        let (text, score) = alignment.map(|a| (a.words.join(" "), a.score)).unwrap_or_default();
+        let delay = self.latency.draw(&mut self.rng.lock().unwrap_or_else(|p| p.into_inner()));
+        let (recorder, clock) = (self.recorder.clone(), self.clock);
+        async move {
+            tokio::time::sleep(delay).await;
+            recorder.push(clock.now_us(), Event::SttResult { request, text: text.clone(), score });
+            Ok(text)
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,107 @@
+//! The TTS double: speaks with the synthetic voice, streams the audio in
+//! chunks after a set time to first audio, and keeps every response so the
+//! caller can tell which words it heard.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use voicegate_agent::services::{ServiceError, TtsChunk, TtsService, WordTiming};
+
+use super::Latency;
+use crate::audio::synth_voice;
+use crate::record::{CallClock, Event, Recorder};
+use crate::seed::{Rng, digest_samples};
+
+const CHUNK_MS: u64 = 40;
+/// Chunks after the first arrive this many times faster than real time.
+const SPEED: u64 = 8;
+
+/// One response, as the double produced it (the ground truth of what the
+/// caller could hear).
+#[derive(Debug, Clone)]
+pub struct TtsResponse {
+    pub request: usize,
+    pub text: String,
+    pub sample_rate: u32,
+    pub samples: Arc<Vec<i16>>,
+    pub words: Vec<WordTiming>,
+}
+
+pub struct TtsDouble {
+    first_audio: Latency,
+    rng: Mutex<Rng>,
+    recorder: Recorder,
+    clock: CallClock,
+    requests: AtomicUsize,
+    responses: Arc<Mutex<Vec<TtsResponse>>>,
+}
+
+impl TtsDouble {
+    pub fn new(first_audio: Latency, rng: Rng, recorder: Recorder, clock: CallClock) -> Self {
+        Self {
+            first_audio,
+            rng: Mutex::new(rng),
+            recorder,
+            clock,
+            requests: AtomicUsize::new(0),
+            responses: Arc::default(),
+        }
+    }
+
+    /// Every response so far, in request order.
+    pub fn responses(&self) -> Arc<Mutex<Vec<TtsResponse>>> {
+        self.responses.clone()
+    }
+}
+
+impl TtsService for TtsDouble {
+    fn synthesize(&self, text: String, sample_rate: u32) -> BoxStream<'static, Result<TtsChunk, ServiceError>> {
+        let request = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let (samples, words) = synth_voice(&text, sample_rate);
+        self.recorder.push(
+            self.clock.now_us(),
+            Event::TtsRequest {
+                request,
+                text: text.clone(),
+                sample_rate,
+                samples: samples.len(),
+                words: words.clone(),
+                audio_digest: digest_samples(&samples),
+            },
+        );
+        let samples = Arc::new(samples);
+        self.responses.lock().unwrap_or_else(|p| p.into_inner()).push(TtsResponse {
+            request,
+            text,
+            sample_rate,
+            samples: samples.clone(),
+            words: words.clone(),
+        });
+        let first = self.first_audio.draw(&mut self.rng.lock().unwrap_or_else(|p| p.into_inner()));
+        let chunk = (u64::from(sample_rate) * CHUNK_MS / 1000) as usize;
+        let gap = Duration::from_millis(CHUNK_MS / SPEED);
+        let (recorder, clock) = (self.recorder.clone(), self.clock);
+        let starts: Vec<usize> = (0..samples.len()).step_by(chunk.max(1)).collect();
+        futures_util::stream::iter(starts.into_iter().enumerate())
+            .then(move |(i, start)| {
+                let (samples, words, recorder) = (samples.clone(), words.clone(), recorder.clone());
+                async move {
+                    tokio::time::sleep(if i == 0 { first } else { gap }).await;
+                    if i == 0 {
+                        recorder.push(clock.now_us(), Event::TtsFirstAudio { request });
+                    }
+                    let end = (start + chunk).min(samples.len());
+                    let words = words
+                        .iter()
+                        .filter(|w| w.start >= start && w.start < end)
+                        .map(|w| WordTiming { text: w.text.clone(), start: w.start - start, end: w.end - start })
+                        .collect();
+                    Ok(TtsChunk { samples: samples[start..end].to_vec(), sample_rate, words })
+                }
+            })
+            .boxed()
+    }
+}

@@ -1,0 +1,353 @@
+//! The caller: a 20 ms loop on the call's (virtual) clock.
+//!
+//! At every tick it (1) sends the microphone frame captured over the last
+//! 20 ms, (2) takes in what the agent sent, (3) plays the next 20 ms of agent
+//! audio, echoing each mark once the audio before it has been played, and
+//! (4) moves its script on. `Clear` empties the playback buffer at once and,
+//! as Twilio does, echoes the marks that were in it.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use voicegate_agent::transport::{AgentMessage, CallerMessage};
+
+use super::FRAME_MS;
+use super::call::PlayedStretch;
+use super::plan::{CallerAction, InterruptAt};
+use crate::audio::LINE_RATE;
+use crate::doubles::{Stem, TtsResponse};
+use crate::record::{CallClock, Event, Recorder, TimedWord, samples_to_us};
+use crate::seed::{Rng, digest_samples};
+
+const FRAME: usize = (LINE_RATE as u64 * FRAME_MS / 1000) as usize;
+/// The agent counts as done once it has been quiet this long.
+const AGENT_DONE_SILENCE_MS: u64 = 800;
+/// Give up waiting for a reply after this long and go on with the script.
+const REPLY_TIMEOUT_MS: u64 = 12_000;
+
+enum PlayItem {
+    Audio(Vec<i16>),
+    Mark(String),
+}
+
+/// One of the caller's utterances, as placed on the timeline.
+struct Speaking {
+    utterance: usize,
+    stem: usize,
+    position: usize,
+    started_at: usize,
+}
+
+enum Waiting {
+    /// Nothing in progress: take the next action.
+    Idle,
+    /// Interrupt: waiting for the reply to start, then for the cut point.
+    Interrupt { at: InterruptAt, stem: usize, target: Option<usize> },
+    /// Staying silent until this timeline position.
+    SilentUntil(usize),
+}
+
+pub(super) struct Caller {
+    pub script: VecDeque<CallerAction>,
+    pub stems: Arc<Vec<Stem>>,
+    pub noise_sigma: f64,
+    pub rng: Rng,
+    pub to_agent: mpsc::UnboundedSender<CallerMessage>,
+    pub from_agent: mpsc::UnboundedReceiver<AgentMessage>,
+    pub responses: Arc<Mutex<Vec<TtsResponse>>>,
+    pub recorder: Recorder,
+    pub clock: CallClock,
+    pub max_samples: usize,
+}
+
+/// What the caller leaves behind: its two tracks and the played stretches.
+pub(super) struct CallerResult {
+    pub sent: Vec<i16>,
+    pub heard: Vec<i16>,
+    pub stretches: Vec<PlayedStretch>,
+    pub end_reason: String,
+}
+
+struct State {
+    queue: VecDeque<PlayItem>,
+    stretches: Vec<PlayedStretch>,
+    sent: Vec<i16>,
+    heard: Vec<i16>,
+    speaking: Option<Speaking>,
+    waiting: Waiting,
+    utterances: usize,
+    next_stem: usize,
+    /// Timeline position of the last agent sample played.
+    last_agent_sample: Option<usize>,
+    /// Where the caller's last utterance ended, and whether agent audio has
+    /// played since.
+    my_turn_end: usize,
+    reply_start: Option<usize>,
+    hung_up_by_agent: bool,
+}
+
+impl Caller {
+    pub async fn run(mut self) -> CallerResult {
+        let mut s = State {
+            queue: VecDeque::new(),
+            stretches: vec![PlayedStretch::default()],
+            sent: Vec::new(),
+            heard: Vec::new(),
+            speaking: None,
+            waiting: Waiting::Idle,
+            utterances: 0,
+            next_stem: 0,
+            last_agent_sample: None,
+            my_turn_end: 0,
+            reply_start: None,
+            hung_up_by_agent: false,
+        };
+        let _ = self.to_agent.send(CallerMessage::Start { sample_rate: LINE_RATE });
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(FRAME_MS));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut pending_frame: Option<Vec<i16>> = None;
+        let end_reason = loop {
+            ticker.tick().await;
+            let now = s.sent.len();
+            if let Some(frame) = pending_frame.take() {
+                let _ = self.to_agent.send(CallerMessage::Media { samples: frame });
+            }
+            self.receive(&mut s);
+            self.play(&mut s, now);
+            if s.hung_up_by_agent {
+                break "the agent hung up".to_string();
+            }
+            if now >= self.max_samples {
+                self.note("the call reached its time limit");
+                break "time limit".to_string();
+            }
+            if self.advance_script(&mut s, now) {
+                break "the caller hung up".to_string();
+            }
+            pending_frame = Some(self.capture(&mut s, now));
+        };
+        let _ = self.to_agent.send(CallerMessage::Stop);
+        s.stretches.retain(|stretch| !stretch.runs.is_empty());
+        CallerResult { sent: s.sent, heard: s.heard, stretches: s.stretches, end_reason }
+    }
+
+    fn note(&self, message: impl Into<String>) {
+        self.recorder.push(self.clock.now_us(), Event::ScriptNote { message: message.into() });
+    }
+
+    fn receive(&mut self, s: &mut State) {
+        while let Ok(message) = self.from_agent.try_recv() {
+            match message {
+                AgentMessage::Media { samples, .. } => s.queue.push_back(PlayItem::Audio(samples)),
+                AgentMessage::Mark { name } => s.queue.push_back(PlayItem::Mark(name)),
+                AgentMessage::Clear => {
+                    let mut dropped = 0;
+                    for item in s.queue.drain(..) {
+                        match item {
+                            PlayItem::Audio(samples) => dropped += samples.len(),
+                            PlayItem::Mark(name) => {
+                                let _ = self.to_agent.send(CallerMessage::Mark { name });
+                            }
+                        }
+                    }
+                    self.recorder.push(self.clock.now_us(), Event::ClearReceived { dropped_samples: dropped });
+                    if s.stretches.last().is_some_and(|st| !st.runs.is_empty()) {
+                        s.stretches.push(PlayedStretch::default());
+                    }
+                }
+                AgentMessage::Hangup => {
+                    self.recorder.push(self.clock.now_us(), Event::HangupReceived);
+                    s.hung_up_by_agent = true;
+                }
+            }
+        }
+    }
+
+    /// Play the next frame's worth of agent audio.
+    fn play(&mut self, s: &mut State, now: usize) {
+        let mut played: Vec<i16> = Vec::new();
+        while played.len() < FRAME {
+            match s.queue.front_mut() {
+                None => break,
+                Some(PlayItem::Mark(_)) => {
+                    if let Some(PlayItem::Mark(name)) = s.queue.pop_front() {
+                        self.recorder.push(self.clock.now_us(), Event::MarkEchoed { name: name.clone() });
+                        let _ = self.to_agent.send(CallerMessage::Mark { name });
+                    }
+                }
+                Some(PlayItem::Audio(samples)) => {
+                    let take = (FRAME - played.len()).min(samples.len());
+                    played.extend(samples.drain(..take));
+                    if samples.is_empty() {
+                        s.queue.pop_front();
+                    }
+                }
+            }
+        }
+        // Marks right after the last played sample are reached too.
+        while let Some(PlayItem::Mark(_)) = s.queue.front() {
+            if let Some(PlayItem::Mark(name)) = s.queue.pop_front() {
+                self.recorder.push(self.clock.now_us(), Event::MarkEchoed { name: name.clone() });
+                let _ = self.to_agent.send(CallerMessage::Mark { name });
+            }
+        }
+        if played.is_empty() {
+            return;
+        }
+        if s.heard.len() < now {
+            s.heard.resize(now, 0);
+        }
+        s.heard.extend_from_slice(&played);
+        if s.reply_start.is_none() && now >= s.my_turn_end && s.speaking.is_none() {
+            s.reply_start = Some(now);
+        }
+        s.last_agent_sample = Some(now + played.len() - 1);
+        if let Some(stretch) = s.stretches.last_mut() {
+            stretch.runs.push((now, played));
+        }
+    }
+
+    /// Has the agent finished replying to the caller's last turn?
+    fn agent_done(&self, s: &State, now: usize) -> bool {
+        let quiet = |since: usize| now.saturating_sub(since) as u64 * 1000 >= AGENT_DONE_SILENCE_MS * u64::from(LINE_RATE);
+        let replied = s.reply_start.is_some();
+        let playing = !s.queue.is_empty();
+        match s.last_agent_sample {
+            Some(last) if replied => !playing && quiet(last),
+            _ => now.saturating_sub(s.my_turn_end) as u64 * 1000 >= REPLY_TIMEOUT_MS * u64::from(LINE_RATE),
+        }
+    }
+
+    /// Returns true when the caller hangs up.
+    fn advance_script(&mut self, s: &mut State, now: usize) -> bool {
+        if s.speaking.is_some() {
+            return false;
+        }
+        match std::mem::replace(&mut s.waiting, Waiting::Idle) {
+            Waiting::SilentUntil(until) if now < until => {
+                s.waiting = Waiting::SilentUntil(until);
+                return false;
+            }
+            Waiting::SilentUntil(_) | Waiting::Idle => {}
+            Waiting::Interrupt { at, stem, target } => {
+                self.interrupt_step(s, now, at, stem, target);
+                return false;
+            }
+        }
+        let Some(action) = self.script.front().cloned() else {
+            return self.agent_done(s, now);
+        };
+        match action {
+            CallerAction::Say { .. } | CallerAction::Silence { .. } | CallerAction::HangUp if !self.agent_done(s, now) => false,
+            CallerAction::Say { .. } => {
+                self.script.pop_front();
+                let stem = self.take_stem(s);
+                self.start_speaking(s, now, stem);
+                false
+            }
+            CallerAction::Silence { ms } => {
+                self.script.pop_front();
+                s.waiting = Waiting::SilentUntil(now + (u64::from(ms) * u64::from(LINE_RATE) / 1000) as usize);
+                false
+            }
+            CallerAction::HangUp => true,
+            CallerAction::Interrupt { at, .. } => {
+                self.script.pop_front();
+                let stem = self.take_stem(s);
+                self.interrupt_step(s, now, at, stem, None);
+                false
+            }
+        }
+    }
+
+    fn take_stem(&self, s: &mut State) -> usize {
+        s.next_stem += 1;
+        s.next_stem - 1
+    }
+
+    fn interrupt_step(&mut self, s: &mut State, now: usize, at: InterruptAt, stem: usize, target: Option<usize>) {
+        let target = target.or_else(|| {
+            let start = s.reply_start?;
+            match at {
+                InterruptAt::AfterMs(ms) => Some(start + (u64::from(ms) * u64::from(LINE_RATE) / 1000) as usize),
+                InterruptAt::LastWord { percent } => {
+                    let first = s.heard.get(start..(start + 160).min(s.heard.len()))?.to_vec();
+                    let responses = self.responses.lock().unwrap_or_else(|p| p.into_inner());
+                    let response = responses.iter().rev().find(|r| r.samples.starts_with(&first))?;
+                    let word = response.words.last()?;
+                    Some(start + word.start + (word.end - word.start) * percent as usize / 100)
+                }
+            }
+        });
+        match target {
+            Some(target) if now >= target => self.start_speaking(s, now, stem),
+            _ if s.reply_start.is_some() && self.agent_done(s, now) => {
+                self.note(format!("the agent's reply ended before the interruption point ({at:?}); the caller spoke after it"));
+                self.start_speaking(s, now, stem);
+            }
+            _ if s.reply_start.is_none() && self.agent_done(s, now) => {
+                self.note("no reply came to interrupt; the caller spoke anyway");
+                self.start_speaking(s, now, stem);
+            }
+            _ => s.waiting = Waiting::Interrupt { at, stem, target },
+        }
+    }
+
+    fn start_speaking(&mut self, s: &mut State, now: usize, stem: usize) {
+        s.speaking = Some(Speaking { utterance: s.utterances, stem, position: 0, started_at: now });
+        s.utterances += 1;
+    }
+
+    /// The microphone frame for the next 20 ms: speech or silence, plus the
+    /// noise floor.
+    fn capture(&mut self, s: &mut State, now: usize) -> Vec<i16> {
+        let mut frame = vec![0.0f64; FRAME];
+        if let Some(speaking) = &mut s.speaking {
+            let stem = &self.stems[speaking.stem];
+            let end = (speaking.position + FRAME).min(stem.samples.len());
+            for (out, &sample) in frame.iter_mut().zip(&stem.samples[speaking.position..end]) {
+                *out = f64::from(sample);
+            }
+            speaking.position = end;
+            if end == stem.samples.len() {
+                let speaking = s.speaking.take().expect("speaking is set");
+                self.finish_utterance(s, speaking);
+            }
+        }
+        let frame: Vec<i16> = frame
+            .into_iter()
+            .map(|x| (x + self.noise_sigma * self.rng.gaussian()).round().clamp(-32768.0, 32767.0) as i16)
+            .collect();
+        debug_assert_eq!(s.sent.len(), now);
+        s.sent.extend_from_slice(&frame);
+        frame
+    }
+
+    fn finish_utterance(&mut self, s: &mut State, speaking: Speaking) {
+        let stem = &self.stems[speaking.stem];
+        let at = speaking.started_at;
+        let words: Vec<TimedWord> = stem
+            .words
+            .iter()
+            .map(|w| TimedWord {
+                text: w.text.clone(),
+                start_us: samples_to_us(at + w.start, LINE_RATE),
+                end_us: samples_to_us(at + w.end, LINE_RATE),
+            })
+            .collect();
+        let end = at + stem.words.last().map_or(stem.samples.len(), |w| w.end);
+        self.recorder.push(
+            samples_to_us(at, LINE_RATE),
+            Event::CallerSpeech {
+                utterance: speaking.utterance,
+                text: stem.text.clone(),
+                end_us: samples_to_us(end, LINE_RATE),
+                words,
+                audio_digest: digest_samples(&stem.samples),
+            },
+        );
+        s.my_turn_end = at + stem.samples.len();
+        s.reply_start = None;
+    }
+}

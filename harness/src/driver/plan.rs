@@ -1,0 +1,100 @@
+//! What a call should do, as the scenario's steps describe it.
+
+use voicegate_agent::config::InterruptHistory;
+
+use crate::doubles::{Latency, LlmScript};
+
+/// A pause the caller makes inside an utterance, after a given word.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pause {
+    pub after_word: String,
+    pub ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InterruptAt {
+    /// This long after the caller starts hearing the agent's reply.
+    AfterMs(u32),
+    /// Partway into the last word of the first sentence the reply speaks
+    /// (`percent` of that word's length).
+    LastWord { percent: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallerAction {
+    /// Wait for the agent to finish speaking, then say this.
+    Say { text: String, pauses: Vec<Pause> },
+    /// Speak over the agent's next reply.
+    Interrupt { at: InterruptAt, text: String },
+    /// Wait for the agent to finish, then stay silent this long.
+    Silence { ms: u32 },
+    /// Wait for the agent to finish, then hang up.
+    HangUp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budgets {
+    pub turn_ms: u64,
+    pub stop_ms: u64,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Self { turn_ms: 2000, stop_ms: 400 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AgentOptions {
+    pub interrupt_history: InterruptHistory,
+    pub end_of_turn_ms: Option<u32>,
+    pub no_input_ms: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallPlan {
+    pub scenario: String,
+    pub seed: u64,
+    pub accent: String,
+    pub variant: String,
+    pub script: Vec<CallerAction>,
+    pub llm: LlmScript,
+    pub stt_latency: Latency,
+    pub tts_first_audio: Latency,
+    pub budgets: Budgets,
+    pub agent: AgentOptions,
+    /// The caller's microphone noise floor, dBFS (RMS).
+    pub noise_floor_dbfs: f64,
+    /// The call is cut off after this long whatever happens.
+    pub max_call_ms: u64,
+}
+
+impl CallPlan {
+    pub fn new(scenario: impl Into<String>, seed: u64) -> Self {
+        Self {
+            scenario: scenario.into(),
+            seed,
+            accent: "en-us".into(),
+            variant: "f".into(),
+            script: Vec::new(),
+            llm: LlmScript::default(),
+            stt_latency: Latency { base_ms: 120, jitter_ms: 30 },
+            tts_first_audio: Latency { base_ms: 100, jitter_ms: 20 },
+            budgets: Budgets::default(),
+            agent: AgentOptions::default(),
+            noise_floor_dbfs: -65.0,
+            max_call_ms: 180_000,
+        }
+    }
+
+    /// Every phrase the caller will say, in script order.
+    pub fn phrases(&self) -> Vec<&str> {
+        self.script
+            .iter()
+            .filter_map(|a| match a {
+                CallerAction::Say { text, .. } | CallerAction::Interrupt { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,133 @@
+//! The call record: one ordered, timestamped event log per call.
+//!
+//! Every check, metric and report is a pure function of a [`CallRecord`].
+//! It holds what the caller sent and heard, every request the service
+//! doubles saw, every event the agent emitted, and the agent's history.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use voicegate_agent::services::{ChatMessage, WordTiming};
+use voicegate_agent::telemetry::AgentEvent;
+
+pub const RECORD_SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimedWord {
+    pub text: String,
+    pub start_us: u64,
+    pub end_us: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    CallStarted { scenario: String, seed: u64, accent: String, variant: String, sample_rate: u32 },
+    /// One caller utterance, placed on the call's timeline.
+    CallerSpeech { utterance: usize, text: String, end_us: u64, words: Vec<TimedWord>, audio_digest: String },
+    /// A run of one TTS response's samples `[from, to)` the caller heard.
+    AgentAudioPlayed { tts_request: usize, from: usize, to: usize, end_us: u64 },
+    /// Agent audio that matches no TTS response (a broken agent, or a bug).
+    UnattributedAgentAudio { samples: usize, end_us: u64 },
+    MarkEchoed { name: String },
+    ClearReceived { dropped_samples: usize },
+    HangupReceived,
+    SttRequest { request: usize, audio_ms: u64 },
+    SttResult { request: usize, text: String, score: f64 },
+    LlmRequest { request: usize, last_message: String },
+    LlmFirstToken { request: usize },
+    LlmToolCall { request: usize, name: String },
+    LlmDone { request: usize },
+    LlmError { request: usize, message: String },
+    TtsRequest { request: usize, text: String, sample_rate: u32, samples: usize, words: Vec<WordTiming>, audio_digest: String },
+    TtsFirstAudio { request: usize },
+    Agent(AgentEvent),
+    /// A step of the caller's script could not be carried out as written.
+    ScriptNote { message: String },
+    CallEnded { reason: String, heard_digest: String, sent_digest: String },
+    History { messages: Vec<ChatMessage> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub t_us: u64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub entries: Vec<Entry>,
+}
+
+impl CallRecord {
+    /// JSON lines, one entry per line.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        for entry in &self.entries {
+            out.push_str(&serde_json::to_string(entry).expect("record entries always serialise"));
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn from_jsonl(text: &str) -> Result<Self, String> {
+        let entries = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { entries })
+    }
+
+    pub fn events(&self) -> impl Iterator<Item = (u64, &Event)> {
+        self.entries.iter().map(|e| (e.t_us, &e.event))
+    }
+
+    pub fn history(&self) -> &[ChatMessage] {
+        self.entries
+            .iter()
+            .rev()
+            .find_map(|e| match &e.event {
+                Event::History { messages } => Some(messages.as_slice()),
+                _ => None,
+            })
+            .unwrap_or(&[])
+    }
+}
+
+/// Collects entries from the caller, the doubles and the agent during a
+/// call; `finish` orders them by time (stable: ties keep arrival order).
+#[derive(Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<Entry>>>);
+
+impl Recorder {
+    pub fn push(&self, t_us: u64, event: Event) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(Entry { t_us, event });
+    }
+
+    pub fn finish(&self) -> CallRecord {
+        let mut entries = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        entries.sort_by_key(|e| e.t_us);
+        CallRecord { entries }
+    }
+}
+
+/// Virtual time since the call started, for stamping entries.
+#[derive(Debug, Clone, Copy)]
+pub struct CallClock(tokio::time::Instant);
+
+impl CallClock {
+    pub fn start() -> Self {
+        Self(tokio::time::Instant::now())
+    }
+
+    pub fn now_us(&self) -> u64 {
+        voicegate_agent::telemetry::micros(tokio::time::Instant::now().saturating_duration_since(self.0))
+    }
+}
+
+pub fn samples_to_us(samples: usize, sample_rate: u32) -> u64 {
+    samples as u64 * 1_000_000 / u64::from(sample_rate.max(1))
+}
