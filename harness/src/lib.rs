@@ -7,4 +7,7 @@ pub mod cli;
 pub mod doubles;
 pub mod driver;
 pub mod record;
+pub mod report;
+pub mod scenario;
 pub mod seed;
+pub mod steps;

@@ -83,13 +83,29 @@ impl Tts {
     }
 }
 
-/// Byte index just after the first sentence break (`.`, `?` or `!`
-/// followed by white space), if any.
+/// A clause break (`,`, `;`, `:`) ends a chunk of speech only after this
+/// many words, so a long first sentence starts playing sooner without
+/// cutting "Yes," off on its own.
+const MIN_CLAUSE_WORDS: usize = 5;
+
+/// Byte index just after the first break that ends a chunk of speech: a
+/// sentence end (`.`, `?`, `!`) or a clause break after enough words, each
+/// followed by white space.
 fn sentence_end(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
-    (0..bytes.len().saturating_sub(1))
-        .find(|&i| matches!(bytes[i], b'.' | b'?' | b'!') && bytes[i + 1].is_ascii_whitespace())
-        .map(|i| i + 1)
+    let mut words = 0;
+    for i in 0..bytes.len().saturating_sub(1) {
+        let next_is_space = bytes[i + 1].is_ascii_whitespace();
+        if next_is_space && !bytes[i].is_ascii_whitespace() {
+            words += 1;
+        }
+        match bytes[i] {
+            b'.' | b'?' | b'!' if next_is_space => return Some(i + 1),
+            b',' | b';' | b':' if next_is_space && words >= MIN_CLAUSE_WORDS => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
 }
 
 impl Processor for Tts {
@@ -155,5 +171,8 @@ mod tests {
         assert_eq!(sentence_end("Hello there. How are"), Some(12));
         assert_eq!(sentence_end("It costs 3.50 today"), None);
         assert_eq!(sentence_end("Done."), None, "the end of the buffer may be mid-token");
+        assert_eq!(sentence_end("Yes, we can"), None, "a short clause waits for more");
+        let long = "We are open from nine until five, Monday to Friday";
+        assert_eq!(sentence_end(long), Some(long.find(',').expect("comma") + 1));
     }
 }

@@ -8,7 +8,7 @@ mod truth;
 
 use serde::{Deserialize, Serialize};
 
-pub use diff::{WordDiff, word_diff};
+pub use diff::{WordDiff, word_diff, words};
 pub use latency::{Stages, TurnReport};
 pub use truncation::BargeInReport;
 pub use truth::{CallTruth, Reply};
@@ -16,7 +16,7 @@ pub use truth::{CallTruth, Reply};
 use crate::driver::Budgets;
 use crate::record::{CallRecord, Event};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     /// History does not hold exactly the words the caller heard.

@@ -24,40 +24,66 @@ pub struct BargeInReport {
     pub truncation_ok: bool,
 }
 
-/// Match replies to assistant messages in order (an edit-distance
-/// alignment where a pair costs its word diff and a skipped reply or
-/// message costs its words), so that one extra or missing message does not
-/// shift every later comparison.
-fn pair(replies: &[Vec<String>], messages: &[Vec<String>]) -> Vec<(Option<usize>, Option<usize>)> {
+/// A reply may be answered by this many consecutive messages at most
+/// (several agent turns with no caller speech between them, such as a
+/// greeting followed by a no-input prompt).
+const MAX_SPAN: usize = 3;
+
+/// Match replies to assistant messages in order: an edit-distance
+/// alignment where a reply paired with one or more consecutive messages
+/// costs their word diff, and a skipped reply or message costs its words.
+/// One extra or missing message then does not shift every later comparison.
+fn pair(replies: &[Vec<String>], messages: &[Vec<String>]) -> Vec<(Option<usize>, Vec<usize>)> {
     let (n, m) = (replies.len(), messages.len());
-    let cost = |i: usize, j: usize| {
-        word_diff(&replies[i], &messages[j]).iter().filter(|d| !matches!(d, WordDiff::Same(_))).count()
+    let cost = |i: usize, j: usize, span: usize| {
+        let joined: Vec<String> = messages[j..j + span].concat();
+        word_diff(&replies[i], &joined).iter().filter(|d| !matches!(d, WordDiff::Same(_))).count()
     };
-    let mut best = vec![vec![0usize; m + 1]; n + 1];
+    let mut best = vec![vec![usize::MAX; m + 1]; n + 1];
+    let mut choice = vec![vec![0usize; m + 1]; n + 1]; // 0: skip reply, usize::MAX: skip message, k: pair with k messages
     for i in (0..=n).rev() {
         for j in (0..=m).rev() {
-            best[i][j] = match (i < n, j < m) {
-                (false, false) => 0,
-                (true, false) => replies[i].len() + best[i + 1][j],
-                (false, true) => messages[j].len() + best[i][j + 1],
-                (true, true) => (cost(i, j) + best[i + 1][j + 1])
-                    .min(replies[i].len() + best[i + 1][j])
-                    .min(messages[j].len() + best[i][j + 1]),
+            if i == n && j == m {
+                best[i][j] = 0;
+                continue;
+            }
+            let mut candidates = Vec::new();
+            if i < n {
+                for span in 1..=MAX_SPAN.min(m - j) {
+                    candidates.push((cost(i, j, span) + best[i + 1][j + span], span));
+                }
+                candidates.push((replies[i].len() + best[i + 1][j], 0));
+            }
+            if j < m {
+                candidates.push((messages[j].len() + best[i][j + 1], usize::MAX));
+            }
+            // On equal cost prefer one message, then a skip, then a span.
+            let rank = |pick: usize| match pick {
+                1 => 0,
+                0 | usize::MAX => 1,
+                _ => 2,
             };
+            let (value, pick) = candidates.into_iter().min_by_key(|&(v, pick)| (v, rank(pick))).expect("at least one move");
+            best[i][j] = value;
+            choice[i][j] = pick;
         }
     }
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < n || j < m {
-        if i < n && j < m && best[i][j] == cost(i, j) + best[i + 1][j + 1] {
-            out.push((Some(i), Some(j)));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || best[i][j] == replies[i].len() + best[i + 1][j]) {
-            out.push((Some(i), None));
-            i += 1;
-        } else {
-            out.push((None, Some(j)));
-            j += 1;
+        match choice[i][j] {
+            0 => {
+                out.push((Some(i), Vec::new()));
+                i += 1;
+            }
+            usize::MAX => {
+                out.push((None, vec![j]));
+                j += 1;
+            }
+            span => {
+                out.push((Some(i), (j..j + span).collect()));
+                i += 1;
+                j += span;
+            }
         }
     }
     out
@@ -70,14 +96,14 @@ pub fn check(record: &CallRecord, truth: &CallTruth) -> (Vec<BargeInReport>, Vec
     let pairs = pair(&heard, &messages);
     let mut history_for_reply = vec![Vec::new(); heard.len()];
     let mut findings = Vec::new();
-    for (reply, message) in pairs {
+    for (reply, matched) in pairs {
         let empty = Vec::new();
         let heard_words = reply.map_or(&empty, |r| &heard[r]);
-        let history_words = message.map_or(&empty, |m| &messages[m]);
+        let history_words: Vec<String> = matched.iter().flat_map(|&m| messages[m].iter().cloned()).collect();
         if let Some(r) = reply {
             history_for_reply[r] = history_words.clone();
         }
-        let diff = word_diff(heard_words, history_words);
+        let diff = word_diff(heard_words, &history_words);
         if diff.iter().all(|d| matches!(d, WordDiff::Same(_))) {
             continue;
         }
@@ -132,13 +158,20 @@ mod tests {
     fn pairing_survives_an_extra_message() {
         let replies = vec![w("hello how can i help"), w("we are")];
         let messages = vec![w("hello how can i help"), w("something unheard"), w("we are")];
-        assert_eq!(pair(&replies, &messages), vec![(Some(0), Some(0)), (None, Some(1)), (Some(1), Some(2))]);
+        assert_eq!(pair(&replies, &messages), vec![(Some(0), vec![0]), (None, vec![1]), (Some(1), vec![2])]);
     }
 
     #[test]
     fn pairing_matches_a_cut_reply_with_its_full_message() {
         let replies = vec![w("hello"), w("we are open")];
         let messages = vec![w("hello"), w("we are open from nine to five")];
-        assert_eq!(pair(&replies, &messages), vec![(Some(0), Some(0)), (Some(1), Some(1))]);
+        assert_eq!(pair(&replies, &messages), vec![(Some(0), vec![0]), (Some(1), vec![1])]);
+    }
+
+    #[test]
+    fn one_reply_may_span_consecutive_messages() {
+        let replies = vec![w("hello how can i help are you still there"), w("we are open")];
+        let messages = vec![w("hello how can i help"), w("are you still there"), w("we are open")];
+        assert_eq!(pair(&replies, &messages), vec![(Some(0), vec![0, 1]), (Some(1), vec![2])]);
     }
 }

@@ -1,6 +1,9 @@
 //! The command line: argument parsing and exit codes.
 
 mod corpus;
+mod run;
+
+pub use run::{AgentFault, RunArgs};
 
 use std::process::ExitCode;
 
@@ -15,6 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the Gherkin scenarios against the reference agent.
+    Run(RunArgs),
     /// Manage the caller speech corpus.
     Corpus {
         #[command(subcommand)]
@@ -35,6 +40,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Exi
         }
     };
     let result = match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Corpus { action } => corpus::run(action),
     };
     match result {

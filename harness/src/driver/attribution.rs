@@ -8,9 +8,6 @@
 use super::call::PlayedStretch;
 use crate::doubles::TtsResponse;
 
-/// Samples compared to recognise the start of a response.
-const PREFIX: usize = 160;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlayedPiece {
     /// Index into the responses.
@@ -22,51 +19,67 @@ pub struct PlayedPiece {
     pub at: usize,
 }
 
-/// Attribute played audio to responses. Returns the pieces and the number
-/// of played samples that matched no response.
+/// Does `played` continue `response` from `pos`, over all the samples both have?
+fn continues(response: &[i16], pos: usize, played: &[i16]) -> Option<usize> {
+    let n = played.len().min(response.len().saturating_sub(pos));
+    (n > 0 && response[pos..pos + n] == played[..n]).then_some(n)
+}
+
+/// Attribute played audio to responses. Returns the pieces and the
+/// stretches of played audio (timeline position, samples) that matched no
+/// response.
+///
+/// A stretch is flattened first, so a response is recognised by all of its
+/// samples that were played, not by a short prefix (responses may share
+/// openings, such as leading silence).
 pub fn attribute(stretches: &[PlayedStretch], responses: &[TtsResponse]) -> (Vec<PlayedPiece>, Vec<(usize, usize)>) {
-    let mut pieces = Vec::new();
+    let mut pieces: Vec<PlayedPiece> = Vec::new();
     let mut unattributed = Vec::new();
     let mut next_response = 0;
     for stretch in stretches {
-        // (response, position within it) of the audio being played.
+        let flat: Vec<i16> = stretch.runs.iter().flat_map(|(_, samples)| samples.iter().copied()).collect();
+        // Timeline position of every flat sample's run: (flat offset, timeline position).
+        let mut run_starts = Vec::with_capacity(stretch.runs.len());
+        let mut offset = 0;
+        for (at, samples) in &stretch.runs {
+            run_starts.push((offset, *at));
+            offset += samples.len();
+        }
+        let timeline = |flat_pos: usize| {
+            let index = run_starts.partition_point(|&(start, _)| start <= flat_pos) - 1;
+            let (start, at) = run_starts[index];
+            (at + flat_pos - start, run_starts.get(index + 1).map_or(flat.len(), |&(next, _)| next))
+        };
         let mut current: Option<(usize, usize)> = None;
-        for &(at, ref samples) in &stretch.runs {
-            let mut offset = 0;
-            while offset < samples.len() {
-                let rest = &samples[offset..];
-                let continues = current.filter(|&(r, pos)| {
-                    let response = &responses[r].samples;
-                    pos < response.len() && response[pos..].starts_with(&rest[..rest.len().min(response.len() - pos)])
+        let mut cursor = 0;
+        while cursor < flat.len() {
+            let rest = &flat[cursor..];
+            let found = current
+                .and_then(|(r, pos)| continues(&responses[r].samples, pos, rest).map(|n| (r, pos, n)))
+                .or_else(|| {
+                    (next_response..responses.len())
+                        .find_map(|r| continues(&responses[r].samples, 0, rest).map(|n| (r, 0, n)))
                 });
-                let (r, pos) = match continues {
-                    Some(found) => found,
-                    None => {
-                        let start = (next_response..responses.len()).find(|&r| {
-                            let response = &responses[r].samples;
-                            let n = PREFIX.min(rest.len()).min(response.len());
-                            n > 0 && response[..n] == rest[..n]
-                        });
-                        match start {
-                            Some(r) => (r, 0),
-                            None => {
-                                unattributed.push((at + offset, rest.len()));
-                                break;
-                            }
-                        }
-                    }
-                };
-                let take = (responses[r].samples.len() - pos).min(rest.len());
+            let Some((r, pos, n)) = found else {
+                let (at, _) = timeline(cursor);
+                unattributed.push((at, rest.len()));
+                break;
+            };
+            // Split the matched samples at run boundaries to keep timeline positions.
+            let mut done = 0;
+            while done < n {
+                let (at, run_end) = timeline(cursor + done);
+                let take = (run_end - (cursor + done)).min(n - done);
+                let from = pos + done;
                 match pieces.last_mut() {
-                    Some(PlayedPiece { response, to, at: piece_at, from }) if *response == r && *to == pos && *piece_at + (*to - *from) == at + offset => {
-                        *to += take;
-                    }
-                    _ => pieces.push(PlayedPiece { response: r, from: pos, to: pos + take, at: at + offset }),
+                    Some(last) if last.response == r && last.to == from && last.at + (last.to - last.from) == at => last.to += take,
+                    _ => pieces.push(PlayedPiece { response: r, from, to: from + take, at }),
                 }
-                offset += take;
-                next_response = r + 1;
-                current = if pos + take < responses[r].samples.len() { Some((r, pos + take)) } else { None };
+                done += take;
             }
+            cursor += n;
+            next_response = r + 1;
+            current = (pos + n < responses[r].samples.len()).then_some((r, pos + n));
         }
     }
     (pieces, unattributed)
@@ -105,6 +118,20 @@ mod tests {
                 PlayedPiece { response: 2, from: 0, to: 400, at: 900 },
             ]
         );
+    }
+
+    #[test]
+    fn responses_that_open_alike_are_told_apart_by_what_follows() {
+        let mut a = vec![0i16; 480];
+        a.extend(1..=100);
+        let mut b = vec![0i16; 480];
+        b.extend(201..=300);
+        let responses = vec![response(1, a.clone()), response(2, b.clone())];
+        // a was cleared before anything; b plays in 320-sample runs.
+        let stretches = vec![PlayedStretch { runs: vec![(0, b[..320].to_vec()), (320, b[320..].to_vec())] }];
+        let (pieces, unattributed) = attribute(&stretches, &responses);
+        assert!(unattributed.is_empty());
+        assert_eq!(pieces, vec![PlayedPiece { response: 1, from: 0, to: 580, at: 0 }]);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The caller: a 20 ms loop on the call's (virtual) clock.
 //!
 //! At every tick it (1) sends the microphone frame captured over the last
-//! 20 ms, (2) takes in what the agent sent, (3) plays the next 20 ms of agent
-//! audio, echoing each mark once the audio before it has been played, and
-//! (4) moves its script on. `Clear` empties the playback buffer at once and,
+//! 20 ms, (2) after the line's 1 ms delay, takes in what the agent sent,
+//! (3) plays the next 20 ms of agent audio, echoing each mark once the audio
+//! before it has been played, and (4) moves its script on. `Clear` empties the playback buffer at once and,
 //! as Twilio does, echoes the marks that were in it.
 
 use std::collections::VecDeque;
@@ -25,6 +25,10 @@ const FRAME: usize = (LINE_RATE as u64 * FRAME_MS / 1000) as usize;
 const AGENT_DONE_SILENCE_MS: u64 = 800;
 /// Give up waiting for a reply after this long and go on with the script.
 const REPLY_TIMEOUT_MS: u64 = 12_000;
+/// One-way delay of the line. The caller takes in what the agent sent this
+/// long after sending its frame, so an agent reacting at once to that frame
+/// (a `Clear` on barge-in) is heard before the next frame plays.
+const LINE_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
 
 enum PlayItem {
     Audio(Vec<i16>),
@@ -113,6 +117,7 @@ impl Caller {
             if let Some(frame) = pending_frame.take() {
                 let _ = self.to_agent.send(CallerMessage::Media { samples: frame });
             }
+            tokio::time::sleep(LINE_DELAY).await;
             self.receive(&mut s);
             self.play(&mut s, now);
             if s.hung_up_by_agent {

@@ -1,0 +1,112 @@
+//! `voicegate run`: run the scenarios, write the reports, exit 0/1/2.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+
+use super::{EXIT_FAILED, EXIT_USAGE};
+use crate::audio::Corpus;
+use crate::report::{Totals, terminal_table, write_reports};
+use crate::scenario::{RunOptions, TagExpr, load_features, run_scenarios};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A .feature file or a folder of them.
+    #[arg(long, default_value = "scenarios")]
+    pub scenarios: PathBuf,
+    /// Only scenarios whose tags match, e.g. "@barge-in and not @slow".
+    #[arg(long)]
+    pub tags: Option<String>,
+    /// The run's seed: the same seed gives the same audio, records and verdicts.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where reports go.
+    #[arg(long, default_value = "reports/latest")]
+    pub out: PathBuf,
+    /// Parallel calls (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// The speech corpus folder.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Run the reference agent with a known bug, to see the checks catch it.
+    #[arg(long, value_enum)]
+    pub agent_fault: Option<AgentFault>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentFault {
+    /// Keep the whole generated reply in history on barge-in.
+    KeepGeneratedReply,
+}
+
+/// `scenarios` as given, or the project's own when run from elsewhere.
+fn resolve(path: &Path, fallback: &str) -> PathBuf {
+    if path.exists() || path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(fallback);
+    if path == Path::new(fallback) && project.exists() { project } else { path.to_path_buf() }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let tags = match args.tags.as_deref().map(TagExpr::parse).transpose() {
+        Ok(tags) => tags,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let scenarios_path = resolve(&args.scenarios, "scenarios");
+    let mut scenarios = match load_features(&scenarios_path) {
+        Ok(scenarios) => scenarios,
+        Err(error) => {
+            eprintln!("error: the scenarios cannot be loaded:\n{error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    if let Some(tags) = &tags {
+        scenarios.retain(|s| tags.matches(&s.tags));
+    }
+    if scenarios.is_empty() {
+        eprintln!("error: no scenarios selected from {}", scenarios_path.display());
+        return Ok(EXIT_USAGE);
+    }
+    let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
+    let options = RunOptions {
+        seed: args.seed,
+        jobs: args.jobs,
+        keep_generated_reply: args.agent_fault == Some(AgentFault::KeepGeneratedReply),
+    };
+    let results = match run_scenarios(&scenarios, &corpus, &options) {
+        Ok(results) => results,
+        Err(error) => {
+            eprintln!("error: some steps are not understood (nothing was run):\n{error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    write_reports(&args.out, args.seed, &results)?;
+    print!("{}", terminal_table(&results));
+    let virtual_ms: u64 = results
+        .iter()
+        .filter_map(|r| r.call.as_ref())
+        .map(|c| c.outcome.record.entries.last().map_or(0, |e| e.t_us / 1000))
+        .sum();
+    println!(
+        "{} calls, {:.1} min of call time, in {:.2} s; reports in {}",
+        results.iter().filter(|r| r.call.is_some()).count(),
+        virtual_ms as f64 / 60_000.0,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    let totals = Totals::of(&results);
+    Ok(if totals.errors > 0 {
+        EXIT_USAGE
+    } else if totals.failed > 0 {
+        EXIT_FAILED
+    } else {
+        0
+    })
+}

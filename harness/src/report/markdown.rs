@@ -1,0 +1,59 @@
+//! `summary.md`: a table for humans, then the details of what failed.
+
+use std::fmt::Write;
+
+use super::Totals;
+use super::junit::failure_details;
+use crate::scenario::{ScenarioResult, Status};
+
+pub(super) fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Passed => "passed",
+        Status::Failed => "FAILED",
+        Status::Error => "ERROR",
+    }
+}
+
+/// (worst turn latency, worst stop latency, barge-in count) of a scenario.
+pub(super) fn latency_columns(result: &ScenarioResult) -> (String, String, usize) {
+    let Some(call) = &result.call else { return ("-".into(), "-".into(), 0) };
+    let turn = call.report.turns.iter().filter_map(|t| t.latency_ms).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    let stop = call.report.barge_ins.iter().map(|b| b.stop_latency_ms).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0} ms"));
+    (fmt(turn), fmt(stop), call.report.barge_ins.len())
+}
+
+pub fn summary_markdown(seed: u64, results: &[ScenarioResult]) -> String {
+    let t = Totals::of(results);
+    let mut out = String::new();
+    let _ = writeln!(out, "# voicegate run\n");
+    let _ = writeln!(
+        out,
+        "{} scenarios: **{} passed**, {} failed, {} errors (seed {seed}).\n",
+        t.scenarios, t.passed, t.failed, t.errors
+    );
+    let _ = writeln!(out, "| Scenario | Status | Worst turn latency | Barge-ins | Worst stop latency |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for r in results {
+        let (turn, stop, barge_ins) = latency_columns(r);
+        let _ = writeln!(
+            out,
+            "| {} / {} | {} | {turn} | {barge_ins} | {stop} |",
+            r.scenario.feature.replace('|', "\\|"),
+            r.scenario.name.replace('|', "\\|"),
+            status_word(r.status)
+        );
+    }
+    let failed: Vec<&ScenarioResult> = results.iter().filter(|r| r.status != Status::Passed).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "\n## What failed\n");
+        for r in failed {
+            let _ = writeln!(out, "### {} / {} ({})\n", r.scenario.feature, r.scenario.name, r.scenario.location());
+            for line in failure_details(r) {
+                let _ = writeln!(out, "- {}", line.replace('\n', "\n  "));
+            }
+            let _ = writeln!(out);
+        }
+    }
+    out
+}

@@ -1,0 +1,73 @@
+//! Reports of a run: `report.json`, `junit.xml`, `summary.md`, per-call
+//! records under `records/`, and the table on the terminal. All are
+//! computed from the scenario results; none holds wall-clock times, so the
+//! same seed gives the same files.
+
+mod json;
+mod junit;
+mod markdown;
+mod terminal;
+
+use std::path::{Path, PathBuf};
+
+pub use json::{REPORT_SCHEMA, report_json};
+pub use junit::junit_xml;
+pub use markdown::summary_markdown;
+pub use terminal::terminal_table;
+
+use crate::scenario::{ScenarioResult, Status};
+
+/// Counts of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    pub scenarios: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+}
+
+impl Totals {
+    pub fn of(results: &[ScenarioResult]) -> Self {
+        let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+        Self { scenarios: results.len(), passed: count(Status::Passed), failed: count(Status::Failed), errors: count(Status::Error) }
+    }
+}
+
+/// A file-name-safe, readable name for a scenario's call record.
+pub fn record_name(result: &ScenarioResult, index: usize) -> String {
+    let stem = result.scenario.file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
+    let slug: String = result
+        .scenario
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    format!("{index:03}-{stem}-{}", slug.chars().take(60).collect::<String>())
+}
+
+/// Write every report file under `out`; returns the paths written.
+pub fn write_reports(out: &Path, seed: u64, results: &[ScenarioResult]) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out.join("records"))?;
+    let mut written = Vec::new();
+    for (i, result) in results.iter().enumerate() {
+        if let Some(call) = &result.call {
+            let path = out.join("records").join(format!("{}.jsonl", record_name(result, i)));
+            std::fs::write(&path, call.outcome.record.to_jsonl())?;
+        }
+    }
+    let files = [
+        ("report.json", report_json(seed, results)),
+        ("junit.xml", junit_xml(results)),
+        ("summary.md", summary_markdown(seed, results)),
+    ];
+    for (name, text) in files {
+        let path = out.join(name);
+        std::fs::write(&path, text)?;
+        written.push(path);
+    }
+    Ok(written)
+}

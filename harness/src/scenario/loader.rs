@@ -1,0 +1,223 @@
+//! Reads `.feature` files into flat scenarios: backgrounds prepended,
+//! rules flattened, outlines expanded once per Examples row.
+
+use std::path::{Path, PathBuf};
+
+use gherkin::{GherkinEnv, ParseFileError, StepType};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioStep {
+    /// `Given`, `When`, `Then`, `And` or `But`, as written.
+    pub keyword: String,
+    pub text: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub feature: String,
+    pub name: String,
+    /// The file, as given on the command line or found under the folder.
+    pub file: PathBuf,
+    pub line: usize,
+    /// Tags without `@`: the feature's, the rule's, the scenario's and the examples'.
+    pub tags: Vec<String>,
+    pub steps: Vec<ScenarioStep>,
+}
+
+impl Scenario {
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// One or more problems with the feature files, each naming file and line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", .problems.join("\n"))]
+pub struct LoadError {
+    pub problems: Vec<String>,
+}
+
+impl LoadError {
+    fn one(problem: String) -> Self {
+        Self { problems: vec![problem] }
+    }
+}
+
+/// Every `.feature` file under `path` (or `path` itself), in name order.
+pub fn load_features(path: &Path) -> Result<Vec<Scenario>, LoadError> {
+    let files = if path.is_dir() {
+        let mut files = Vec::new();
+        collect(path, &mut files).map_err(|e| LoadError::one(format!("{}: cannot read the folder: {e}", path.display())))?;
+        files.sort();
+        if files.is_empty() {
+            return Err(LoadError::one(format!("{}: no .feature files here", path.display())));
+        }
+        files
+    } else if path.is_file() {
+        vec![path.to_path_buf()]
+    } else {
+        return Err(LoadError::one(format!("{}: no such file or folder", path.display())));
+    };
+    let mut scenarios = Vec::new();
+    let mut problems = Vec::new();
+    for file in files {
+        match load_file(&file) {
+            Ok(found) => scenarios.extend(found),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() { Ok(scenarios) } else { Err(LoadError { problems }) }
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "feature") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn load_file(file: &Path) -> Result<Vec<Scenario>, String> {
+    let feature = gherkin::Feature::parse_path(file, GherkinEnv::default()).map_err(|error| match error {
+        ParseFileError::Reading { source, .. } => format!("{}: cannot read: {source}", file.display()),
+        ParseFileError::Parsing { source, .. } => {
+            // The parser says "Error at LINE:COL: {expected tokens}".
+            let text = source.to_string();
+            let place = text.strip_prefix("Error at ").and_then(|rest| rest.split(':').next()).unwrap_or("?");
+            format!("{}:{place}: not valid Gherkin ({text})", file.display())
+        }
+    })?;
+    let mut scenarios = Vec::new();
+    let feature_tags = strip(&feature.tags);
+    let background = steps_of(feature.background.as_ref().map(|b| b.steps.as_slice()).unwrap_or_default());
+    for scenario in &feature.scenarios {
+        expand(file, &feature.name, &feature_tags, &background, scenario, &mut scenarios)?;
+    }
+    for rule in &feature.rules {
+        let mut tags = feature_tags.clone();
+        tags.extend(strip(&rule.tags));
+        let mut steps = background.clone();
+        steps.extend(steps_of(rule.background.as_ref().map(|b| b.steps.as_slice()).unwrap_or_default()));
+        for scenario in &rule.scenarios {
+            expand(file, &feature.name, &tags, &steps, scenario, &mut scenarios)?;
+        }
+    }
+    Ok(scenarios)
+}
+
+fn strip(tags: &[String]) -> Vec<String> {
+    tags.iter().map(|t| t.trim_start_matches('@').to_string()).collect()
+}
+
+fn steps_of(steps: &[gherkin::Step]) -> Vec<ScenarioStep> {
+    steps
+        .iter()
+        .map(|s| ScenarioStep {
+            keyword: match s.keyword.trim() {
+                "" => match s.ty {
+                    StepType::Given => "Given".into(),
+                    StepType::When => "When".into(),
+                    StepType::Then => "Then".into(),
+                },
+                k => k.to_string(),
+            },
+            text: s.value.clone(),
+            line: s.position.line,
+        })
+        .collect()
+}
+
+fn expand(
+    file: &Path,
+    feature: &str,
+    tags: &[String],
+    background: &[ScenarioStep],
+    scenario: &gherkin::Scenario,
+    out: &mut Vec<Scenario>,
+) -> Result<(), String> {
+    let mut all_tags = tags.to_vec();
+    all_tags.extend(strip(&scenario.tags));
+    let mut steps = background.to_vec();
+    steps.extend(steps_of(&scenario.steps));
+    if scenario.examples.is_empty() {
+        out.push(Scenario {
+            feature: feature.into(),
+            name: scenario.name.clone(),
+            file: file.into(),
+            line: scenario.position.line,
+            tags: all_tags,
+            steps,
+        });
+        return Ok(());
+    }
+    for examples in &scenario.examples {
+        let Some(table) = &examples.table else {
+            return Err(format!("{}:{}: Examples without a table", file.display(), examples.position.line));
+        };
+        let Some((header, rows)) = table.rows.split_first() else { continue };
+        let mut example_tags = all_tags.clone();
+        example_tags.extend(strip(&examples.tags));
+        for (i, row) in rows.iter().enumerate() {
+            let substitute = |text: &str| {
+                header.iter().zip(row).fold(text.to_string(), |acc, (name, value)| acc.replace(&format!("<{name}>"), value))
+            };
+            let mut name = substitute(&scenario.name);
+            if name == scenario.name {
+                let values: Vec<String> = header.iter().zip(row).map(|(h, v)| format!("{h}={v}")).collect();
+                name = format!("{} [{}]", scenario.name, values.join(", "));
+            }
+            let steps = steps.iter().map(|s| ScenarioStep { text: substitute(&s.text), ..s.clone() }).collect();
+            out.push(Scenario {
+                feature: feature.into(),
+                name,
+                file: file.into(),
+                // The Examples row this scenario comes from.
+                line: table.position.line + i + 1,
+                tags: example_tags.clone(),
+                steps,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write feature");
+        path
+    }
+
+    #[test]
+    fn expands_backgrounds_and_outlines_with_tags() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write(
+            dir.path(),
+            "a.feature",
+            "@calls\nFeature: Calls\n  Background:\n    Given the caller has a British accent\n\n  @outline\n  Scenario Outline: interrupt at <t>\n    When the caller interrupts <t> seconds into the agent's reply saying \"yes please\"\n\n    Examples:\n      | t   |\n      | 0.5 |\n      | 1.5 |\n",
+        );
+        let scenarios = load_features(&path).expect("loads");
+        assert_eq!(scenarios.len(), 2);
+        assert_eq!(scenarios[1].name, "interrupt at 1.5");
+        assert_eq!(scenarios[1].tags, vec!["calls", "outline"]);
+        assert_eq!(scenarios[1].steps[0].text, "the caller has a British accent");
+        assert!(scenarios[1].steps[1].text.contains("1.5 seconds"));
+        assert_eq!(scenarios[0].line, 12, "the Examples row");
+    }
+
+    #[test]
+    fn malformed_features_are_reported_with_file_and_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write(dir.path(), "bad.feature", "Feature: Broken\n  Scenario: one\n    Given the caller says \"hi\"\n  This line is not Gherkin\n    | a |\n");
+        let error = load_features(dir.path()).expect_err("malformed").to_string();
+        assert!(error.contains("bad.feature:") && error.contains("not valid Gherkin"), "{error}");
+    }
+}

@@ -1,0 +1,253 @@
+//! Runs scenarios: every step is matched before anything runs (an unknown
+//! step is an error naming file and line), then scenarios run in parallel,
+//! each call on its own thread and virtual clock. Results come back in
+//! file order, whatever the parallelism.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use voicegate_agent::config::InterruptHistory;
+
+use super::loader::{LoadError, Scenario};
+use crate::audio::Corpus;
+use crate::checks::Finding;
+use crate::driver::CallPlan;
+use crate::seed::Rng;
+use crate::steps::{Arg, CompletedCall, StepDef, StepError, World, registry};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// Worker threads; 0 means one per core.
+    pub jobs: usize,
+    /// Run the agent with the classic truncation bug (keep the whole
+    /// generated reply on barge-in), to see the harness catch it.
+    pub keep_generated_reply: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { seed: 1, jobs: 0, keep_generated_reply: false }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed,
+    /// The scenario could not be run as written.
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepOutcome {
+    pub keyword: String,
+    pub text: String,
+    pub line: usize,
+    pub status: StepStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub status: Status,
+    pub steps: Vec<StepOutcome>,
+    pub call: Option<CompletedCall>,
+    /// Findings no `Then` step declared expected: they fail the scenario.
+    pub unexpected: Vec<Finding>,
+}
+
+/// The seed of one scenario: derived from the run's seed and the
+/// scenario's feature and name, so it does not depend on run order.
+pub fn scenario_seed(run_seed: u64, scenario: &Scenario) -> u64 {
+    Rng::derive(run_seed, &format!("{}/{}", scenario.feature, scenario.name)).next_u64()
+}
+
+struct Bound<'r> {
+    def: &'r StepDef,
+    args: Vec<Arg>,
+}
+
+fn word_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split_whitespace().collect(), b.split_whitespace().collect());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, wa) in a.iter().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, wb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(wa != wb && !wb.starts_with('{'));
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// Match every step of every scenario; all problems are reported at once.
+fn bind<'r>(scenarios: &[Scenario], defs: &'r [StepDef]) -> Result<Vec<Vec<Bound<'r>>>, LoadError> {
+    let mut problems = Vec::new();
+    let mut bound = Vec::new();
+    for scenario in scenarios {
+        let mut steps = Vec::new();
+        for step in &scenario.steps {
+            let matches: Vec<Bound<'r>> = defs
+                .iter()
+                .filter_map(|def| def.expression.matches(&step.text).map(|args| Bound { def, args }))
+                .collect();
+            let place = format!("{}:{}", scenario.file.display(), step.line);
+            match matches.len() {
+                1 => steps.extend(matches),
+                0 => {
+                    let closest = defs
+                        .iter()
+                        .min_by_key(|d| word_distance(&step.text, d.expression.source()))
+                        .map(|d| d.expression.source())
+                        .unwrap_or_default();
+                    problems.push(format!(
+                        "{place}: unknown step `{} {}` (the closest known step is `{closest}`)",
+                        step.keyword, step.text
+                    ));
+                }
+                _ => {
+                    let sources: Vec<&str> = matches.iter().map(|m| m.def.expression.source()).collect();
+                    problems.push(format!("{place}: the step `{}` matches several definitions: {sources:?}", step.text));
+                }
+            }
+        }
+        bound.push(steps);
+    }
+    if problems.is_empty() { Ok(bound) } else { Err(LoadError { problems }) }
+}
+
+fn run_one(scenario: &Scenario, steps: &[Bound<'_>], corpus: &Corpus, options: &RunOptions) -> ScenarioResult {
+    let seed = scenario_seed(options.seed, scenario);
+    let mut plan = CallPlan::new(format!("{} / {}", scenario.feature, scenario.name), seed);
+    if options.keep_generated_reply {
+        plan.agent.interrupt_history = InterruptHistory::Generated;
+    }
+    let mut world = World::new(plan, corpus);
+    let mut outcomes = Vec::new();
+    let mut status = Status::Passed;
+    for (step, bound) in scenario.steps.iter().zip(steps) {
+        let (step_status, message) = if status != Status::Passed {
+            (StepStatus::Skipped, None)
+        } else {
+            match (bound.def.run)(&mut world, &bound.args) {
+                Ok(()) => (StepStatus::Passed, None),
+                Err(StepError::Failed(message)) => {
+                    status = Status::Failed;
+                    (StepStatus::Failed, Some(message))
+                }
+                Err(StepError::Invalid(message)) => {
+                    status = Status::Error;
+                    (StepStatus::Error, Some(format!("{}:{}: {message}", scenario.file.display(), step.line)))
+                }
+            }
+        };
+        outcomes.push(StepOutcome {
+            keyword: step.keyword.clone(),
+            text: step.text.clone(),
+            line: step.line,
+            status: step_status,
+            message,
+        });
+    }
+    let mut unexpected = Vec::new();
+    if status == Status::Passed {
+        // Every call is checked for truncation, budgets and script problems,
+        // whether or not a step asked.
+        let expected = world.expected.clone();
+        match world.call() {
+            Ok(call) => {
+                unexpected = call.report.findings.iter().filter(|f| !expected.contains(&f.kind)).cloned().collect();
+                if !unexpected.is_empty() {
+                    status = Status::Failed;
+                }
+            }
+            Err(StepError::Invalid(message) | StepError::Failed(message)) => {
+                status = Status::Error;
+                outcomes.push(StepOutcome {
+                    keyword: "*".into(),
+                    text: "run the call".into(),
+                    line: scenario.line,
+                    status: StepStatus::Error,
+                    message: Some(message),
+                });
+            }
+        }
+    }
+    ScenarioResult { scenario: scenario.clone(), seed, status, steps: outcomes, call: world.take_call(), unexpected }
+}
+
+/// Run the scenarios; `Err` when a step is unknown or ambiguous (nothing
+/// runs then).
+pub fn run_scenarios(scenarios: &[Scenario], corpus: &Corpus, options: &RunOptions) -> Result<Vec<ScenarioResult>, LoadError> {
+    let defs = registry();
+    let bound = bind(scenarios, &defs)?;
+    let jobs = match options.jobs {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(scenarios.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ScenarioResult>>> = Mutex::new(vec![None; scenarios.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(scenario) = scenarios.get(i) else { break };
+                    let result = run_one(scenario, &bound[i], corpus, options);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    Ok(results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::ScenarioStep;
+
+    #[test]
+    fn unknown_steps_are_reported_with_file_line_and_a_suggestion() {
+        let scenario = Scenario {
+            feature: "f".into(),
+            name: "n".into(),
+            file: "scenarios/x.feature".into(),
+            line: 3,
+            tags: vec![],
+            steps: vec![ScenarioStep { keyword: "When".into(), text: "the caller sings \"hello\"".into(), line: 7 }],
+        };
+        let defs = registry();
+        let error = bind(&[scenario], &defs).err().expect("unknown step").to_string();
+        assert!(error.starts_with("scenarios/x.feature:7: unknown step `When the caller sings \"hello\"`"), "{error}");
+        assert!(error.contains("the caller says {string}"), "{error}");
+    }
+
+    #[test]
+    fn no_two_step_definitions_claim_the_same_text() {
+        let defs = registry();
+        for def in &defs {
+            // Instantiate each pattern with sample arguments and check it matches only itself.
+            let sample = def.expression.source().replace("{string}", "\"x\"").replace("{int}", "1").replace("{float}", "1.5").replace("{word}", "American");
+            let claimed: Vec<&str> = defs.iter().filter(|d| d.expression.matches(&sample).is_some()).map(|d| d.expression.source()).collect();
+            assert_eq!(claimed, vec![def.expression.source()], "{sample}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `Given` steps: the caller's voice, the services' behaviour, budgets and
+//! agent settings.
+
+use voicegate_agent::frame::ToolCall;
+
+use super::{Arg, StepDef, StepError, StepResult, World, def, int_arg, ms_arg, str_arg};
+use crate::doubles::{Latency, LlmRule};
+
+fn accent_code(name: &str) -> Result<&'static str, StepError> {
+    Ok(match name.to_lowercase().as_str() {
+        "american" | "us" => "en-us",
+        "british" | "english" | "uk" => "en-gb",
+        other => return Err(StepError::Invalid(format!("unknown accent {other:?}: expected American or British"))),
+    })
+}
+
+fn accent(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let code = accent_code(str_arg(args, 0)?)?;
+    w.plan_mut()?.accent = code.into();
+    Ok(())
+}
+
+fn voice(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let variant = match str_arg(args, 0)?.to_lowercase().as_str() {
+        "female" | "woman's" => "f",
+        "male" | "man's" => "m",
+        other => return Err(StepError::Invalid(format!("unknown voice {other:?}: expected female or male"))),
+    };
+    w.plan_mut()?.variant = variant.into();
+    Ok(())
+}
+
+fn llm_rule(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let rule = LlmRule { trigger: str_arg(args, 0)?.into(), reply: str_arg(args, 1)?.into(), tool: None };
+    w.plan_mut()?.llm.rules.push(rule);
+    Ok(())
+}
+
+fn llm_default(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    w.plan_mut()?.llm.default_reply = str_arg(args, 0)?.into();
+    Ok(())
+}
+
+fn llm_tool_for_order(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let tool = ToolCall { name: str_arg(args, 1)?.into(), arguments: serde_json::json!({ "order_id": str_arg(args, 2)? }) };
+    let rule = LlmRule { trigger: str_arg(args, 0)?.into(), reply: str_arg(args, 3)?.into(), tool: Some(tool) };
+    w.plan_mut()?.llm.rules.push(rule);
+    Ok(())
+}
+
+fn llm_first_token(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    w.plan_mut()?.llm.first_token = Latency { base_ms: u64::from(ms_arg(args, 0)?), jitter_ms: 0 };
+    Ok(())
+}
+
+fn llm_rate(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let rate = int_arg(args, 0)?;
+    if rate <= 0 {
+        return Err(StepError::Invalid(format!("{rate} tokens per second: expected a positive rate")));
+    }
+    w.plan_mut()?.llm.tokens_per_second = rate as f64;
+    Ok(())
+}
+
+fn llm_fails(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let n = int_arg(args, 0)?;
+    let n = usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| StepError::Invalid(format!("request {n}: requests count from 1")))?;
+    w.plan_mut()?.llm.failing_requests.insert(n);
+    Ok(())
+}
+
+fn llm_fails_first(w: &mut World<'_>, _: &[Arg]) -> StepResult {
+    w.plan_mut()?.llm.failing_requests.insert(1);
+    Ok(())
+}
+
+fn stt_latency(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    w.plan_mut()?.stt_latency = Latency { base_ms: u64::from(ms_arg(args, 0)?), jitter_ms: 0 };
+    Ok(())
+}
+
+fn tts_latency(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    w.plan_mut()?.tts_first_audio = Latency { base_ms: u64::from(ms_arg(args, 0)?), jitter_ms: 0 };
+    Ok(())
+}
+
+fn turn_budget(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    w.plan_mut()?.budgets.turn_ms = u64::from(ms_arg(args, 0)?);
+    Ok(())
+}
+
+fn stop_budget(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    w.plan_mut()?.budgets.stop_ms = u64::from(ms_arg(args, 0)?);
+    Ok(())
+}
+
+fn end_of_turn(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    w.plan_mut()?.agent.end_of_turn_ms = Some(ms_arg(args, 0)?);
+    Ok(())
+}
+
+fn no_input(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let seconds = ms_arg(args, 0)?;
+    w.plan_mut()?.agent.no_input_ms = Some(seconds.saturating_mul(1000));
+    Ok(())
+}
+
+pub(super) fn steps() -> Vec<StepDef> {
+    vec![
+        def("the caller has an {word} accent", accent),
+        def("the caller has a {word} accent", accent),
+        def("the caller has a {word} voice", voice),
+        def("the LLM answers {string} with {string}", llm_rule),
+        def("the LLM answers anything else with {string}", llm_default),
+        def("the LLM answers {string} by calling {word} for order {string} and then says {string}", llm_tool_for_order),
+        def("the LLM takes {int} ms to the first token", llm_first_token),
+        def("the LLM streams {int} tokens per second", llm_rate),
+        def("the LLM fails on request {int}", llm_fails),
+        def("the LLM fails on its first request", llm_fails_first),
+        def("the recogniser takes {int} ms", stt_latency),
+        def("the TTS takes {int} ms to the first audio", tts_latency),
+        def("a turn latency budget of {int} ms", turn_budget),
+        def("a stop latency budget of {int} ms", stop_budget),
+        def("the agent ends the caller's turn after {int} ms of silence", end_of_turn),
+        def("the agent re-prompts after {int} seconds of silence", no_input),
+    ]
+}

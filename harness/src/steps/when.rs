@@ -1,0 +1,56 @@
+//! `When` steps: what the caller does.
+
+use super::{Arg, StepDef, StepError, StepResult, World, def, float_arg, ms_arg, str_arg};
+use crate::driver::{CallerAction, InterruptAt, Pause};
+
+fn says(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let text = str_arg(args, 0)?.to_string();
+    w.plan_mut()?.script.push(CallerAction::Say { text, pauses: Vec::new() });
+    Ok(())
+}
+
+fn says_pausing(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let text = str_arg(args, 0)?.to_string();
+    let pause = Pause { ms: ms_arg(args, 1)?, after_word: str_arg(args, 2)?.to_string() };
+    w.plan_mut()?.script.push(CallerAction::Say { text, pauses: vec![pause] });
+    Ok(())
+}
+
+fn interrupts_after(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let seconds = float_arg(args, 0)?;
+    if !(0.0..=60.0).contains(&seconds) {
+        return Err(StepError::Invalid(format!("{seconds} seconds: expected 0 to 60")));
+    }
+    let at = InterruptAt::AfterMs((seconds * 1000.0).round() as u32);
+    let text = str_arg(args, 1)?.to_string();
+    w.plan_mut()?.script.push(CallerAction::Interrupt { at, text });
+    Ok(())
+}
+
+fn interrupts_last_word(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let text = str_arg(args, 0)?.to_string();
+    w.plan_mut()?.script.push(CallerAction::Interrupt { at: InterruptAt::LastWord { percent: 25 }, text });
+    Ok(())
+}
+
+fn silent(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let seconds = ms_arg(args, 0)?;
+    w.plan_mut()?.script.push(CallerAction::Silence { ms: seconds.saturating_mul(1000) });
+    Ok(())
+}
+
+fn hangs_up(w: &mut World<'_>, _: &[Arg]) -> StepResult {
+    w.plan_mut()?.script.push(CallerAction::HangUp);
+    Ok(())
+}
+
+pub(super) fn steps() -> Vec<StepDef> {
+    vec![
+        def("the caller says {string}", says),
+        def("the caller says {string} pausing {int} ms after {string}", says_pausing),
+        def("the caller interrupts {float} seconds into the agent's reply saying {string}", interrupts_after),
+        def("the caller interrupts during the last word of the agent's reply saying {string}", interrupts_last_word),
+        def("the caller stays silent for {int} seconds", silent),
+        def("the caller hangs up", hangs_up),
+    ]
+}

@@ -1,0 +1,50 @@
+@barge-in
+Feature: Barge-in
+  When the caller talks over the agent, the agent stops at once, and its
+  history keeps only the words the caller actually heard: a word counts as
+  heard when its last sample was played.
+
+  Background:
+    Given the LLM answers "opening hours" with "We are open from nine in the morning until half past five in the evening, Monday to Friday, and from ten until four on Saturday."
+
+  Scenario: The caller interrupts early in the reply
+    When the caller says "what are your opening hours"
+    And the caller interrupts 0.3 seconds into the agent's reply saying "wait stop I have a different question"
+    Then the agent stops speaking within 400 ms of the interruption
+    And the agent's history holds only the words the caller heard
+    And the agent's history does not contain "nine in the morning"
+
+  Scenario: The caller interrupts mid-sentence
+    When the caller says "what are your opening hours"
+    And the caller interrupts 2.5 seconds into the agent's reply saying "wait stop I have a different question"
+    Then the agent stops speaking within 400 ms of the interruption
+    And the agent's history holds only the words the caller heard
+    And the agent's history does not contain "Saturday"
+
+  Scenario: The caller interrupts during the agent's last word
+    Given the LLM answers "delivery address" with "Yes, you can change it before the parcel leaves on Saturday."
+    When the caller says "can I change my delivery address"
+    And the caller interrupts during the last word of the agent's reply saying "no that is not what I asked"
+    Then the agent's history keeps "yes you can change it before the parcel leaves on" of the interrupted reply
+    And the agent's history holds only the words the caller heard
+
+  Scenario: The caller interrupts the greeting
+    When the caller interrupts 1.0 seconds into the agent's reply saying "what are your opening hours"
+    Then the agent stops speaking within 400 ms of the interruption
+    And the agent's history does not contain "how can I help you today"
+    And the caller hears "we are open from nine in the morning"
+    And the agent's history holds only the words the caller heard
+
+  Scenario Outline: Barge-in by a caller with a <accent> accent at <when> seconds
+    Given the caller has a <accent> accent
+    And the caller has a <voice> voice
+    When the caller says "what are your opening hours"
+    And the caller interrupts <when> seconds into the agent's reply saying "actually I need to speak to someone"
+    Then the agent stops speaking within 400 ms of the interruption
+    And the agent's history holds only the words the caller heard
+
+    Examples:
+      | accent   | voice  | when |
+      | American | male   | 1.0  |
+      | British  | female | 1.8  |
+      | British  | male   | 3.2  |
