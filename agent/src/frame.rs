@@ -28,40 +28,65 @@ pub struct ToolCall {
 pub enum Frame {
     // ---- system ----
     /// The call started; carries the caller's audio sample rate.
-    Start { sample_rate: u32 },
+    Start {
+        sample_rate: u32,
+    },
     /// The caller hung up or the agent ended the call. Every stage forwards
     /// it and then stops.
     Stop,
     /// Mono PCM from the caller. `media_time` is the position of the first
     /// sample in the caller's stream.
-    InputAudio { samples: Vec<i16>, media_time: Duration },
+    InputAudio {
+        samples: Vec<i16>,
+        media_time: Duration,
+    },
     /// The caller began speaking at `media_time` (first speech sample).
-    UserStartedSpeaking { media_time: Duration },
+    UserStartedSpeaking {
+        media_time: Duration,
+    },
     /// The caller's turn ended (end-of-turn silence elapsed).
-    UserStoppedSpeaking { media_time: Duration },
+    UserStoppedSpeaking {
+        media_time: Duration,
+    },
     /// Cancel everything in flight: queued data and control frames are
     /// dropped and cancellable jobs are aborted in every stage it reaches.
     Interruption,
     /// The transport reports that playback reached a mark we sent.
-    PlaybackMark { name: String },
+    PlaybackMark {
+        name: String,
+    },
     /// The caller began hearing a reply (travels upstream).
-    BotStartedSpeaking { utterance: UtteranceId },
+    BotStartedSpeaking {
+        utterance: UtteranceId,
+    },
     /// The caller finished hearing a reply, or it was cut off (upstream).
-    BotStoppedSpeaking { utterance: UtteranceId, interrupted: bool },
+    BotStoppedSpeaking {
+        utterance: UtteranceId,
+        interrupted: bool,
+    },
 
     // ---- control ----
     /// The responder begins a reply; TTS and output group audio under it.
-    ReplyStarted { utterance: UtteranceId },
+    ReplyStarted {
+        utterance: UtteranceId,
+    },
     /// The responder has produced all text of the reply.
-    ReplyTextDone { utterance: UtteranceId },
+    ReplyTextDone {
+        utterance: UtteranceId,
+    },
     /// The flow decided to end the call after the current reply is played.
     EndAfterReply,
 
     // ---- data ----
     /// The recogniser's text for one caller turn.
-    Transcription { text: String },
+    Transcription {
+        text: String,
+    },
     /// Reply text produced by the responder (LLM tokens or fixed prompts).
-    ReplyText { utterance: UtteranceId, text: String },
+    ReplyText {
+        utterance: UtteranceId,
+        text: String,
+    },
     /// Synthesised speech for a reply, with word timings relative to the
     /// start of this chunk's first sample.
     OutputAudio {
@@ -71,12 +96,19 @@ pub enum Frame {
         words: Vec<WordTiming>,
     },
     /// Job results fed back to the processor that started the job.
-    LlmToken { text: String },
+    LlmToken {
+        text: String,
+    },
     LlmToolCall(ToolCall),
     LlmDone,
-    ServiceError { service: &'static str, message: String },
+    ServiceError {
+        service: &'static str,
+        message: String,
+    },
     /// A timer a processor asked for has fired.
-    Timer { name: &'static str },
+    Timer {
+        name: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,9 +130,7 @@ impl Frame {
             | Frame::PlaybackMark { .. }
             | Frame::BotStartedSpeaking { .. }
             | Frame::BotStoppedSpeaking { .. } => FrameClass::System,
-            Frame::ReplyStarted { .. } | Frame::ReplyTextDone { .. } | Frame::EndAfterReply => {
-                FrameClass::Control
-            }
+            Frame::ReplyStarted { .. } | Frame::ReplyTextDone { .. } | Frame::EndAfterReply => FrameClass::Control,
             Frame::Transcription { .. }
             | Frame::ReplyText { .. }
             | Frame::OutputAudio { .. }

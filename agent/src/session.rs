@@ -68,7 +68,12 @@ impl Session {
             Box::new(Stt::new(services.stt.clone(), definition.vad.pre_roll_ms)),
             Box::new(Responder::new(definition.clone(), services.llm.clone(), history.clone())),
             Box::new(Tts::new(services.tts.clone(), definition.output_sample_rate)),
-            Box::new(OutputTransport::new(transport.outbound, hangup_tx, history.clone(), definition.interrupt_history)),
+            Box::new(OutputTransport::new(
+                transport.outbound,
+                hangup_tx,
+                history.clone(),
+                definition.interrupt_history,
+            )),
         ];
         Pipeline::new(stages).run(input_frames(transport.inbound, hangup_rx), events.clone()).await;
         let history = history.snapshot();

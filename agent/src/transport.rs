@@ -8,18 +8,29 @@ use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallerMessage {
-    Start { sample_rate: u32 },
-    Media { samples: Vec<i16> },
+    Start {
+        sample_rate: u32,
+    },
+    Media {
+        samples: Vec<i16>,
+    },
     /// Playback reached this mark.
-    Mark { name: String },
+    Mark {
+        name: String,
+    },
     Stop,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentMessage {
-    Media { samples: Vec<i16>, sample_rate: u32 },
+    Media {
+        samples: Vec<i16>,
+        sample_rate: u32,
+    },
     /// Echo this name back when everything sent before it has been played.
-    Mark { name: String },
+    Mark {
+        name: String,
+    },
     /// Stop playback and drop everything buffered.
     Clear,
     /// The agent ends the call.

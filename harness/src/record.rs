@@ -22,30 +22,91 @@ pub struct TimedWord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    CallStarted { scenario: String, seed: u64, accent: String, variant: String, sample_rate: u32 },
+    CallStarted {
+        scenario: String,
+        seed: u64,
+        accent: String,
+        variant: String,
+        sample_rate: u32,
+    },
     /// One caller utterance, placed on the call's timeline.
-    CallerSpeech { utterance: usize, text: String, end_us: u64, words: Vec<TimedWord>, audio_digest: String },
+    CallerSpeech {
+        utterance: usize,
+        text: String,
+        end_us: u64,
+        words: Vec<TimedWord>,
+        audio_digest: String,
+    },
     /// A run of one TTS response's samples `[from, to)` the caller heard.
-    AgentAudioPlayed { tts_request: usize, from: usize, to: usize, end_us: u64 },
+    AgentAudioPlayed {
+        tts_request: usize,
+        from: usize,
+        to: usize,
+        end_us: u64,
+    },
     /// Agent audio that matches no TTS response (a broken agent, or a bug).
-    UnattributedAgentAudio { samples: usize, end_us: u64 },
-    MarkEchoed { name: String },
-    ClearReceived { dropped_samples: usize },
+    UnattributedAgentAudio {
+        samples: usize,
+        end_us: u64,
+    },
+    MarkEchoed {
+        name: String,
+    },
+    ClearReceived {
+        dropped_samples: usize,
+    },
     HangupReceived,
-    SttRequest { request: usize, audio_ms: u64 },
-    SttResult { request: usize, text: String, score: f64 },
-    LlmRequest { request: usize, last_message: String },
-    LlmFirstToken { request: usize },
-    LlmToolCall { request: usize, name: String },
-    LlmDone { request: usize },
-    LlmError { request: usize, message: String },
-    TtsRequest { request: usize, text: String, sample_rate: u32, samples: usize, words: Vec<WordTiming>, audio_digest: String },
-    TtsFirstAudio { request: usize },
+    SttRequest {
+        request: usize,
+        audio_ms: u64,
+    },
+    SttResult {
+        request: usize,
+        text: String,
+        score: f64,
+    },
+    LlmRequest {
+        request: usize,
+        last_message: String,
+    },
+    LlmFirstToken {
+        request: usize,
+    },
+    LlmToolCall {
+        request: usize,
+        name: String,
+    },
+    LlmDone {
+        request: usize,
+    },
+    LlmError {
+        request: usize,
+        message: String,
+    },
+    TtsRequest {
+        request: usize,
+        text: String,
+        sample_rate: u32,
+        samples: usize,
+        words: Vec<WordTiming>,
+        audio_digest: String,
+    },
+    TtsFirstAudio {
+        request: usize,
+    },
     Agent(AgentEvent),
     /// A step of the caller's script could not be carried out as written.
-    ScriptNote { message: String },
-    CallEnded { reason: String, heard_digest: String, sent_digest: String },
-    History { messages: Vec<ChatMessage> },
+    ScriptNote {
+        message: String,
+    },
+    CallEnded {
+        reason: String,
+        heard_digest: String,
+        sent_digest: String,
+    },
+    History {
+        messages: Vec<ChatMessage>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

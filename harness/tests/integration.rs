@@ -1,20 +1,158 @@
+//! End-to-end properties of the harness and the reference agent.
+
+use std::path::{Path, PathBuf};
+
 use voicegate::audio::Corpus;
-use voicegate::checks::evaluate;
-use voicegate::doubles::LlmRule;
-use voicegate::driver::{CallPlan, CallerAction, InterruptAt, run_call};
+use voicegate::checks::FindingKind;
+use voicegate::record::CallRecord;
+use voicegate::scenario::{RunOptions, Scenario, ScenarioResult, Status, load_features, run_scenarios};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 fn corpus() -> Corpus {
-    Corpus::load(&Corpus::default_dir()).expect("committed corpus")
+    Corpus::load(&Corpus::default_dir()).expect("the committed corpus loads")
+}
+
+fn scenarios(file: &str) -> Vec<Scenario> {
+    load_features(&root().join("scenarios").join(file)).expect("the committed scenarios load")
+}
+
+fn run(scenarios: &[Scenario], options: RunOptions) -> Vec<ScenarioResult> {
+    run_scenarios(scenarios, &corpus(), &options).expect("every step is known")
+}
+
+fn records(results: &[ScenarioResult]) -> Vec<String> {
+    results.iter().map(|r| r.call.as_ref().expect("every scenario made a call").outcome.record.to_jsonl()).collect()
 }
 
 #[test]
-fn smoke() {
-    let mut plan = CallPlan::new("smoke", 7);
-    plan.llm.rules.push(LlmRule { trigger: "opening hours".into(), reply: "We are open from nine in the morning to five in the evening, Monday to Friday.".into(), tool: None });
-    plan.script.push(CallerAction::Say { text: "what are your opening hours".into(), pauses: vec![] });
-    plan.script.push(CallerAction::Interrupt { at: InterruptAt::AfterMs(1200), text: "wait stop I have a different question".into() });
-    let outcome = run_call(&plan, &corpus()).expect("call runs");
-    println!("{}", outcome.record.to_jsonl());
-    let report = evaluate(&outcome.record, &plan.budgets);
-    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+fn the_same_seed_gives_identical_call_records_and_another_seed_changes_them() {
+    let selected: Vec<Scenario> = scenarios("barge_in.feature").into_iter().take(2).collect();
+    let first = records(&run(&selected, RunOptions { seed: 42, jobs: 2, ..RunOptions::default() }));
+    let again = records(&run(&selected, RunOptions { seed: 42, jobs: 1, ..RunOptions::default() }));
+    let other = records(&run(&selected, RunOptions { seed: 43, jobs: 2, ..RunOptions::default() }));
+    assert_eq!(first, again, "same seed, same bytes, whatever the parallelism");
+    for (a, b) in first.iter().zip(&other) {
+        assert_ne!(a, b, "a different seed changes the call record");
+    }
+}
+
+#[test]
+fn keeping_the_generated_reply_fails_every_barge_in_scenario_naming_the_unheard_words() {
+    let selected = scenarios("barge_in.feature");
+    let honest = run(&selected, RunOptions::default());
+    assert!(honest.iter().all(|r| r.status == Status::Passed), "the reference agent passes them");
+
+    let broken = run(&selected, RunOptions { keep_generated_reply: true, ..RunOptions::default() });
+    for result in &broken {
+        assert_eq!(result.status, Status::Failed, "{} must fail", result.scenario.name);
+        let call = result.call.as_ref().expect("the call ran");
+        let barge_in = call.report.barge_ins.first().expect("the caller barged in");
+        let unheard: Vec<&String> = barge_in.history_words.iter().skip(barge_in.heard_words.len()).collect();
+        assert!(!unheard.is_empty(), "history kept more than was heard");
+        let finding = call
+            .report
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::Truncation)
+            .unwrap_or_else(|| panic!("{}: no truncation finding", result.scenario.name));
+        for word in unheard {
+            assert!(finding.message.contains(&format!("[+{word}]")), "{} names {word:?}", finding.message);
+        }
+        assert!(finding.message.contains("kept words the caller never heard"), "{}", finding.message);
+    }
+}
+
+#[test]
+fn a_call_record_survives_a_json_lines_round_trip() {
+    let selected: Vec<Scenario> = scenarios("conversation.feature").into_iter().take(1).collect();
+    let results = run(&selected, RunOptions::default());
+    let record = &results[0].call.as_ref().expect("call").outcome.record;
+    let text = record.to_jsonl();
+    let parsed = CallRecord::from_jsonl(&text).expect("parses");
+    assert_eq!(parsed.to_jsonl(), text);
+    assert!(&parsed == record, "the parsed record equals the original");
+    let error = CallRecord::from_jsonl("{\"t_us\":0,\"event\":\"call_started\"}\nnot json\n").expect_err("bad lines");
+    assert!(error.starts_with("line 1:"), "{error}");
+}
+
+fn write_feature(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("case.feature");
+    std::fs::write(&path, text).expect("write feature");
+    path
+}
+
+fn cli(args: &[&str]) -> u8 {
+    let mut all = vec!["voicegate"];
+    all.extend_from_slice(args);
+    voicegate::cli::run_cli(all)
+}
+
+#[test]
+fn exit_codes_say_passed_failed_or_unusable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let out = out.to_str().expect("utf-8 path");
+
+    let passing = write_feature(
+        dir.path(),
+        "Feature: F\n  Scenario: S\n    Given the LLM answers \"weekends\" with \"Yes we do.\"\n    When the caller says \"do you deliver on weekends\"\n    Then the caller hears \"yes we do\"\n",
+    );
+    assert_eq!(cli(&["run", "--scenarios", passing.to_str().expect("utf-8"), "--out", out]), 0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/report.json")).expect("report.json"))
+            .expect("json");
+    assert_eq!(report["schema_version"], 1);
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["status"], "passed");
+    let turn = &scenario["calls"][0]["turns"][0];
+    assert!(turn["latency_ms"].as_f64().expect("latency") > 0.0);
+    assert!(turn["stages"]["end_of_turn_ms"].as_f64().is_some());
+    assert!(std::fs::read_to_string(dir.path().join("out/junit.xml")).expect("junit").contains("<testcase"));
+    assert!(std::fs::read_to_string(dir.path().join("out/summary.md")).expect("summary").contains("1 passed"));
+
+    let failing = write_feature(
+        dir.path(),
+        "Feature: F\n  Scenario: S\n    When the caller says \"do you deliver on weekends\"\n    Then the caller hears \"we are closed on sundays\"\n",
+    );
+    assert_eq!(cli(&["run", "--scenarios", failing.to_str().expect("utf-8"), "--out", out]), 1);
+    let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).expect("junit");
+    assert!(junit.contains("<failure message=\"Then the caller hears"), "{junit}");
+
+    let unknown = write_feature(dir.path(), "Feature: F\n  Scenario: S\n    When the caller sings \"hello\"\n");
+    assert_eq!(cli(&["run", "--scenarios", unknown.to_str().expect("utf-8"), "--out", out]), 2);
+    let malformed =
+        write_feature(dir.path(), "Feature: F\n  Scenario: S\n    Given x\n  not gherkin at all\n    | a |\n");
+    assert_eq!(cli(&["run", "--scenarios", malformed.to_str().expect("utf-8"), "--out", out]), 2);
+    let missing_phrase = write_feature(
+        dir.path(),
+        "Feature: F\n  Scenario: S\n    When the caller says \"this phrase was never recorded\"\n    Then the caller hears \"hello\"\n",
+    );
+    assert_eq!(cli(&["run", "--scenarios", missing_phrase.to_str().expect("utf-8"), "--out", out]), 2);
+    assert_eq!(cli(&["run", "--tags", "@a and", "--out", out]), 2);
+    assert_eq!(cli(&["run", "--no-such-flag"]), 2);
+}
+
+#[test]
+fn unknown_steps_and_missing_phrases_name_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write_feature(dir.path(), "Feature: F\n  Scenario: S\n    When the caller sings \"hello\"\n");
+    let loaded = load_features(&path).expect("valid Gherkin");
+    let error = run_scenarios(&loaded, &corpus(), &RunOptions::default()).expect_err("unknown step").to_string();
+    assert!(error.contains("case.feature:3: unknown step `When the caller sings \"hello\"`"), "{error}");
+
+    let path = write_feature(
+        dir.path(),
+        "Feature: F\n  Scenario: S\n    When the caller says \"never recorded\"\n    Then the caller hears \"x\"\n",
+    );
+    let loaded = load_features(&path).expect("valid Gherkin");
+    let results = run(&loaded, RunOptions::default());
+    assert_eq!(results[0].status, Status::Error);
+    let message = results[0].steps.iter().find_map(|s| s.message.clone()).expect("a message");
+    assert!(
+        message.contains("case.feature:4") && message.contains("never recorded") && message.contains("phrases.txt"),
+        "{message}"
+    );
 }

@@ -14,8 +14,8 @@
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use futures_util::stream::{BoxStream, Stream};
 use futures_util::StreamExt;
+use futures_util::stream::{BoxStream, Stream};
 use tokio::sync::mpsc;
 
 use super::processor::{Context, Direction, JobId, JobPolicy, NewJob, Origin, Processor};
@@ -63,10 +63,8 @@ impl Pipeline {
 
         let mut tasks = Vec::with_capacity(self.stages.len());
         for (index, (processor, (system_rx, data_rx))) in self.stages.into_iter().zip(outlets).enumerate() {
-            let links = Links {
-                up: index.checked_sub(1).map(|i| inlets[i].clone()),
-                down: inlets.get(index + 1).cloned(),
-            };
+            let links =
+                Links { up: index.checked_sub(1).map(|i| inlets[i].clone()), down: inlets.get(index + 1).cloned() };
             let stage = Stage { processor, system_rx, data_rx, links, jobs: Vec::new() };
             tasks.push(tokio::spawn(stage.run(Context::new(events.clone()))));
         }

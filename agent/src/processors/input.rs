@@ -30,17 +30,17 @@ pub fn input_frames(
             message = state.inbound.recv() => message?,
         };
         let frame = match message {
-                CallerMessage::Start { sample_rate } => {
-                    state.sample_rate = sample_rate.max(1);
-                    Frame::Start { sample_rate: state.sample_rate }
-                }
-                CallerMessage::Media { samples } => {
-                    let media_time = samples_to_duration(state.samples_seen, state.sample_rate);
-                    state.samples_seen += samples.len() as u64;
-                    Frame::InputAudio { samples, media_time }
-                }
-                CallerMessage::Mark { name } => Frame::PlaybackMark { name },
-                CallerMessage::Stop => return None,
+            CallerMessage::Start { sample_rate } => {
+                state.sample_rate = sample_rate.max(1);
+                Frame::Start { sample_rate: state.sample_rate }
+            }
+            CallerMessage::Media { samples } => {
+                let media_time = samples_to_duration(state.samples_seen, state.sample_rate);
+                state.samples_seen += samples.len() as u64;
+                Frame::InputAudio { samples, media_time }
+            }
+            CallerMessage::Mark { name } => Frame::PlaybackMark { name },
+            CallerMessage::Stop => return None,
         };
         Some((frame, state))
     })

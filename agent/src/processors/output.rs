@@ -95,7 +95,14 @@ impl OutputTransport {
         self.replies.back_mut().expect("just pushed")
     }
 
-    fn on_audio(&mut self, utterance: UtteranceId, samples: Vec<i16>, sample_rate: u32, words: Vec<WordTiming>, ctx: &mut Context) {
+    fn on_audio(
+        &mut self,
+        utterance: UtteranceId,
+        samples: Vec<i16>,
+        sample_rate: u32,
+        words: Vec<WordTiming>,
+        ctx: &mut Context,
+    ) {
         let mut messages = Vec::new();
         let mark_base = self.next_mark;
         let reply = self.reply_mut(utterance);
@@ -119,7 +126,10 @@ impl OutputTransport {
             }
             reply.open_words.pop_front();
             if end > cursor {
-                messages.push(AgentMessage::Media { samples: samples[cursor - chunk_start..end - chunk_start].to_vec(), sample_rate });
+                messages.push(AgentMessage::Media {
+                    samples: samples[cursor - chunk_start..end - chunk_start].to_vec(),
+                    sample_rate,
+                });
                 cursor = end;
             }
             let name = format!("u{}w{}m{}", utterance.0, index, mark_base + marks);
@@ -141,7 +151,7 @@ impl OutputTransport {
         let Some(reply) = self.replies.front_mut() else { return };
         let Some(position) = reply.marks.iter().position(|(mark, _)| mark == name) else { return };
         // Playback is in order: this mark confirms every word up to its own.
-        let (_, index) = reply.marks.drain(..=position).last().expect("position is in range");
+        let (_, index) = reply.marks.drain(..=position).next_back().expect("position is in range");
         reply.heard = reply.heard.max(index + 1);
         self.finish_completed(ctx);
     }
@@ -177,7 +187,11 @@ impl OutputTransport {
         }
         for reply in std::mem::take(&mut self.replies) {
             let generated_words = reply.generated.split_whitespace().count();
-            ctx.emit(EventKind::Interrupted { utterance: reply.utterance.0, heard_words: reply.heard, generated_words });
+            ctx.emit(EventKind::Interrupted {
+                utterance: reply.utterance.0,
+                heard_words: reply.heard,
+                generated_words,
+            });
             let text = match self.policy {
                 InterruptHistory::Heard => reply.heard_text(),
                 InterruptHistory::Generated => reply.generated.trim().to_string(),
@@ -220,7 +234,9 @@ mod tests {
     use super::*;
     use crate::telemetry::{CustomerId, EventSink, SessionId, SessionIds, TraceId};
 
-    fn setup(policy: InterruptHistory) -> (OutputTransport, mpsc::UnboundedReceiver<AgentMessage>, SharedHistory, Context) {
+    fn setup(
+        policy: InterruptHistory,
+    ) -> (OutputTransport, mpsc::UnboundedReceiver<AgentMessage>, SharedHistory, Context) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (hangup, _) = watch::channel(false);
         let history = SharedHistory::default();
@@ -245,7 +261,11 @@ mod tests {
         let words = vec![word("one", 0, 10), word("two", 12, 20), word("three", 22, 35)];
         let audio = Frame::OutputAudio { utterance: u, samples: vec![1; 30], sample_rate: 16_000, words };
         out.process(audio, Origin::FromUpstream, ctx);
-        out.process(Frame::OutputAudio { utterance: u, samples: vec![2; 10], sample_rate: 16_000, words: vec![] }, Origin::FromUpstream, ctx);
+        out.process(
+            Frame::OutputAudio { utterance: u, samples: vec![2; 10], sample_rate: 16_000, words: vec![] },
+            Origin::FromUpstream,
+            ctx,
+        );
         out.process(Frame::ReplyTextDone { utterance: u }, Origin::FromUpstream, ctx);
     }
 

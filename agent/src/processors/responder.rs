@@ -108,7 +108,11 @@ impl Responder {
             .definition
             .tools
             .iter()
-            .map(|t| ToolSpec { name: t.name.clone(), description: t.description.clone(), parameters: t.parameters.clone() })
+            .map(|t| ToolSpec {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                parameters: t.parameters.clone(),
+            })
             .collect();
         ctx.emit(EventKind::LlmRequested { messages: messages.len() });
         let stream = self

@@ -91,7 +91,8 @@ impl Corpus {
     pub fn load(root: &Path) -> Result<Self, AudioError> {
         let path = root.join("manifest.json");
         let file_error = |message: String| AudioError::File { path: path.display().to_string(), message };
-        let text = std::fs::read_to_string(&path).map_err(|e| file_error(format!("cannot read the corpus manifest: {e}")))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| file_error(format!("cannot read the corpus manifest: {e}")))?;
         let manifest: CorpusManifest =
             serde_json::from_str(&text).map_err(|e| file_error(format!("not a valid corpus manifest: {e}")))?;
         if manifest.schema_version != MANIFEST_SCHEMA {
@@ -199,7 +200,8 @@ mod tests {
         let source = Corpus::default_dir();
         let dir = tempfile::tempdir().expect("temp dir");
         let manifest: CorpusManifest =
-            serde_json::from_str(&std::fs::read_to_string(source.join("manifest.json")).expect("manifest")).expect("json");
+            serde_json::from_str(&std::fs::read_to_string(source.join("manifest.json")).expect("manifest"))
+                .expect("json");
         let mut entry = manifest.entries[0].clone();
         let target = dir.path().join(&entry.file);
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");

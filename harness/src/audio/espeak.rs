@@ -85,7 +85,11 @@ unsafe extern "C" fn on_synth(wav: *mut c_short, count: c_int, events: *mut Espe
     while !event.is_null() && unsafe { (*event).kind } != EVENT_LIST_TERMINATED {
         let e = unsafe { *event };
         if e.kind == EVENT_WORD {
-            capture.words.push((e.text_position.max(1) as usize, e.length.max(0) as usize, e.audio_position.max(0) as usize));
+            capture.words.push((
+                e.text_position.max(1) as usize,
+                e.length.max(0) as usize,
+                e.audio_position.max(0) as usize,
+            ));
         }
         event = unsafe { event.add(1) };
     }
@@ -107,7 +111,11 @@ impl Espeak {
         unsafe { espeak_SetSynthCallback(on_synth) };
         let version = unsafe {
             let info = espeak_Info(std::ptr::null_mut());
-            if info.is_null() { "unknown".to_string() } else { std::ffi::CStr::from_ptr(info).to_string_lossy().into_owned() }
+            if info.is_null() {
+                "unknown".to_string()
+            } else {
+                std::ffi::CStr::from_ptr(info).to_string_lossy().into_owned()
+            }
         };
         Ok(Self { sample_rate: rate as u32, version })
     }
@@ -157,7 +165,8 @@ impl Espeak {
         let audio: Vec<f32> = audio.iter().map(|s| s * PEAK / peak).collect();
         let chars: Vec<char> = text.chars().collect();
         let window = CORPUS_RATE as usize / 200;
-        let energies: Vec<f32> = audio.chunks(window).map(|w| w.iter().map(|s| s * s).sum::<f32>() / w.len() as f32).collect();
+        let energies: Vec<f32> =
+            audio.chunks(window).map(|w| w.iter().map(|s| s * s).sum::<f32>() / w.len() as f32).collect();
         let loudest = energies.iter().cloned().fold(0.0f32, f32::max);
         let voiced = |w: usize| energies.get(w).is_some_and(|&e| e > loudest * 1e-4);
         let starts: Vec<usize> =
@@ -201,7 +210,8 @@ pub fn generate(dir: &Path) -> Result<CorpusManifest, AudioError> {
         let folder = dir.join(accent).join(variant);
         std::fs::create_dir_all(&folder).map_err(|e| file_error(&folder, e.to_string()))?;
         for phrase in &phrases {
-            let (samples, words) = espeak.phrase(phrase, voice).map_err(|e| file_error(&phrases_path, format!("{phrase:?}: {e}")))?;
+            let (samples, words) =
+                espeak.phrase(phrase, voice).map_err(|e| file_error(&phrases_path, format!("{phrase:?}: {e}")))?;
             let id = format!("{}-{:08x}", slug(phrase), fnv1a(phrase.as_bytes()) as u32);
             let file = format!("{accent}/{variant}/{id}.wav");
             write_wav(&dir.join(&file), &samples, CORPUS_RATE)?;

@@ -66,7 +66,9 @@ pub fn synth_voice(text: &str, sample_rate: u32) -> (Vec<i16>, Vec<WordTiming>) 
                     if freq > rate / 2.0 - 200.0 {
                         break;
                     }
-                    let weight = (-((freq - f1) / 180.0).powi(2)).exp() + 0.6 * (-((freq - f2) / 220.0).powi(2)).exp() + 0.15 / k as f32;
+                    let weight = (-((freq - f1) / 180.0).powi(2)).exp()
+                        + 0.6 * (-((freq - f2) / 220.0).powi(2)).exp()
+                        + 0.15 / k as f32;
                     value += weight * (phase * k as f32).sin();
                 }
                 samples.push(LEVEL * envelope * value / 2.0);
@@ -87,7 +89,10 @@ mod tests {
     #[test]
     fn words_are_ordered_disjoint_and_voiced_and_gaps_are_silent() {
         let (samples, words) = synth_voice("Hello there, how are you?", 16_000);
-        assert_eq!(words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["Hello", "there,", "how", "are", "you?"]);
+        assert_eq!(
+            words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(),
+            ["Hello", "there,", "how", "are", "you?"]
+        );
         for pair in words.windows(2) {
             assert!(pair[0].end < pair[1].start);
             assert!(samples[pair[0].end..pair[1].start].iter().all(|&s| s == 0));

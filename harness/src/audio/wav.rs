@@ -27,13 +27,17 @@ pub fn read_wav(path: &Path) -> Result<(Vec<i16>, u32), AudioError> {
         .collect::<Result<_, _>>()
         .map_err(|e| file_error(path, format!("corrupt or truncated audio data: {e}")))?;
     if samples.len() != declared as usize {
-        return Err(file_error(path, format!("truncated: header declares {declared} samples, found {}", samples.len())));
+        return Err(file_error(
+            path,
+            format!("truncated: header declares {declared} samples, found {}", samples.len()),
+        ));
     }
     Ok((samples, spec.sample_rate))
 }
 
 pub fn write_wav(path: &Path, samples: &[i16], sample_rate: u32) -> Result<(), AudioError> {
-    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut writer = hound::WavWriter::create(path, spec).map_err(|e| file_error(path, e))?;
     for &sample in samples {
         writer.write_sample(sample).map_err(|e| file_error(path, e))?;

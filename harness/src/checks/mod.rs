@@ -78,9 +78,14 @@ pub fn evaluate(record: &CallRecord, budgets: &Budgets) -> CallReport {
         match event {
             Event::UnattributedAgentAudio { samples, end_us } => findings.push(Finding {
                 kind: FindingKind::UnattributedAudio,
-                message: format!("{samples} samples of agent audio ending at {} ms match no TTS response", end_us / 1000),
+                message: format!(
+                    "{samples} samples of agent audio ending at {} ms match no TTS response",
+                    end_us / 1000
+                ),
             }),
-            Event::ScriptNote { message } => findings.push(Finding { kind: FindingKind::Script, message: message.clone() }),
+            Event::ScriptNote { message } => {
+                findings.push(Finding { kind: FindingKind::Script, message: message.clone() })
+            }
             _ => {}
         }
     }

@@ -63,7 +63,8 @@ fn pair(replies: &[Vec<String>], messages: &[Vec<String>]) -> Vec<(Option<usize>
                 0 | usize::MAX => 1,
                 _ => 2,
             };
-            let (value, pick) = candidates.into_iter().min_by_key(|&(v, pick)| (v, rank(pick))).expect("at least one move");
+            let (value, pick) =
+                candidates.into_iter().min_by_key(|&(v, pick)| (v, rank(pick))).expect("at least one move");
             best[i][j] = value;
             choice[i][j] = pick;
         }
@@ -127,7 +128,9 @@ pub fn check(record: &CallRecord, truth: &CallTruth) -> (Vec<BargeInReport>, Vec
 
     let mut barge_ins = Vec::new();
     for utterance in &truth.utterances {
-        let Some(index) = truth.replies.iter().position(|r| r.first_us() <= utterance.start_us && utterance.start_us < r.last_us()) else {
+        let Some(index) =
+            truth.replies.iter().position(|r| r.first_us() <= utterance.start_us && utterance.start_us < r.last_us())
+        else {
             continue;
         };
         let reply = &truth.replies[index];

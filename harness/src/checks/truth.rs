@@ -120,4 +120,3 @@ impl CallTruth {
         self.replies.iter().find(|r| r.first_us() <= t_us && t_us < r.last_us())
     }
 }
-

@@ -125,7 +125,8 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
             let frames: Vec<(usize, usize)> = (first..last)
                 .filter_map(|f| {
                     let a = f - best.lag_frames;
-                    (a >= 0 && (a as usize) < audio_env.len() && (f as usize) < stem_env.len()).then_some((a as usize, f as usize))
+                    (a >= 0 && (a as usize) < audio_env.len() && (f as usize) < stem_env.len())
+                        .then_some((a as usize, f as usize))
                 })
                 .collect();
             if frames.len() * 2 < (last - first) as usize {

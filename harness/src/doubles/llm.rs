@@ -65,7 +65,8 @@ impl ScriptedLlm {
     /// What to answer: a tool call, or reply text.
     fn answer(&self, request: &LlmRequest) -> Result<LlmEvent, String> {
         let last = request.messages.last().ok_or("the request has no messages")?;
-        let last_user = request.messages.iter().rev().find(|m| m.role == Role::User).map(|m| normalise_text(&m.content));
+        let last_user =
+            request.messages.iter().rev().find(|m| m.role == Role::User).map(|m| normalise_text(&m.content));
         let rule = last_user
             .as_deref()
             .and_then(|said| self.script.rules.iter().find(|r| said.contains(&normalise_text(&r.trigger))));
@@ -110,11 +111,15 @@ impl LlmService for ScriptedLlm {
                 async move {
                     tokio::time::sleep(if i == 0 { first } else { gap }).await;
                     match &item {
-                        Ok(LlmEvent::Token(_)) if i == 0 => recorder.push(clock.now_us(), Event::LlmFirstToken { request: n }),
+                        Ok(LlmEvent::Token(_)) if i == 0 => {
+                            recorder.push(clock.now_us(), Event::LlmFirstToken { request: n })
+                        }
                         Ok(LlmEvent::ToolCall(call)) => {
                             recorder.push(clock.now_us(), Event::LlmToolCall { request: n, name: call.name.clone() })
                         }
-                        Err(message) => recorder.push(clock.now_us(), Event::LlmError { request: n, message: message.clone() }),
+                        Err(message) => {
+                            recorder.push(clock.now_us(), Event::LlmError { request: n, message: message.clone() })
+                        }
                         _ => {}
                     }
                     if i + 1 == count && item.is_ok() {
@@ -149,8 +154,15 @@ mod tests {
         };
         let llm = llm(script);
         let start = tokio::time::Instant::now();
-        let events: Vec<_> = llm.complete(request(vec![ChatMessage::new(Role::User, "What are your opening hours?")])).collect().await;
-        let text: String = events.iter().map(|e| match e { Ok(LlmEvent::Token(t)) => t.clone(), _ => String::new() }).collect();
+        let events: Vec<_> =
+            llm.complete(request(vec![ChatMessage::new(Role::User, "What are your opening hours?")])).collect().await;
+        let text: String = events
+            .iter()
+            .map(|e| match e {
+                Ok(LlmEvent::Token(t)) => t.clone(),
+                _ => String::new(),
+            })
+            .collect();
         assert_eq!(text, "Nine to five.");
         // 250 ms to the first token, then two more at 40 per second.
         assert_eq!(start.elapsed(), Duration::from_millis(300));
@@ -160,7 +172,11 @@ mod tests {
     async fn proposes_the_tool_then_answers_with_its_result() {
         let tool = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A123"}) };
         let script = LlmScript {
-            rules: vec![LlmRule { trigger: "order number".into(), reply: "Your {result}.".into(), tool: Some(tool.clone()) }],
+            rules: vec![LlmRule {
+                trigger: "order number".into(),
+                reply: "Your {result}.".into(),
+                tool: Some(tool.clone()),
+            }],
             ..LlmScript::default()
         };
         let llm = llm(script);
@@ -169,7 +185,13 @@ mod tests {
         assert_eq!(first, vec![Ok(LlmEvent::ToolCall(tool))]);
         messages.push(ChatMessage::new(Role::Tool, "check_order: order A123 has shipped"));
         let second: Vec<_> = llm.complete(request(messages)).collect().await;
-        let text: String = second.iter().map(|e| match e { Ok(LlmEvent::Token(t)) => t.clone(), _ => String::new() }).collect();
+        let text: String = second
+            .iter()
+            .map(|e| match e {
+                Ok(LlmEvent::Token(t)) => t.clone(),
+                _ => String::new(),
+            })
+            .collect();
         assert_eq!(text, "Your order A123 has shipped.");
     }
 

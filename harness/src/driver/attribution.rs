@@ -72,7 +72,9 @@ pub fn attribute(stretches: &[PlayedStretch], responses: &[TtsResponse]) -> (Vec
                 let take = (run_end - (cursor + done)).min(n - done);
                 let from = pos + done;
                 match pieces.last_mut() {
-                    Some(last) if last.response == r && last.to == from && last.at + (last.to - last.from) == at => last.to += take,
+                    Some(last) if last.response == r && last.to == from && last.at + (last.to - last.from) == at => {
+                        last.to += take
+                    }
                     _ => pieces.push(PlayedPiece { response: r, from, to: from + take, at }),
                 }
                 done += take;

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use voicegate_agent::Session;
 use voicegate_agent::config::AgentDefinition;
 use voicegate_agent::services::Services;
 use voicegate_agent::telemetry::{CustomerId, SessionId, SessionIds, TraceId};
 use voicegate_agent::transport::CallTransport;
-use voicegate_agent::Session;
 
 use super::attribution::attribute;
 use super::caller::Caller;
@@ -48,14 +48,24 @@ pub enum CallError {
 
 /// Render one utterance for this call: its corpus recording at the line
 /// rate, with the caller's pauses inserted after the named words.
-pub fn render_stem(corpus: &Corpus, text: &str, accent: &str, variant: &str, pauses: &[Pause]) -> Result<Stem, CallError> {
+pub fn render_stem(
+    corpus: &Corpus,
+    text: &str,
+    accent: &str,
+    variant: &str,
+    pauses: &[Pause],
+) -> Result<Stem, CallError> {
     let utterance = corpus.utterance(text, accent, variant)?;
     let (mut samples, mut words) = if utterance.sample_rate == LINE_RATE {
         (utterance.samples.to_vec(), utterance.words.clone())
     } else {
         let scale = |x: usize| (x as u64 * u64::from(LINE_RATE) / u64::from(utterance.sample_rate)) as usize;
         let samples = to_i16(&resample(&to_f32(&utterance.samples), utterance.sample_rate, LINE_RATE)?);
-        let words = utterance.words.iter().map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) }).collect();
+        let words = utterance
+            .words
+            .iter()
+            .map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) })
+            .collect();
         (samples, words)
     };
     for pause in pauses {
@@ -93,8 +103,12 @@ pub fn run_call(plan: &CallPlan, corpus: &Corpus) -> Result<CallOutcome, CallErr
     let mut stems = Vec::new();
     for action in &plan.script {
         match action {
-            CallerAction::Say { text, pauses } => stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, pauses)?),
-            CallerAction::Interrupt { text, .. } => stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, &[])?),
+            CallerAction::Say { text, pauses } => {
+                stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, pauses)?)
+            }
+            CallerAction::Interrupt { text, .. } => {
+                stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, &[])?)
+            }
             CallerAction::Silence { .. } | CallerAction::HangUp => {}
         }
     }
@@ -158,7 +172,8 @@ async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>) -> CallOutcome {
     let history = match agent.await {
         Ok(outcome) => outcome.history,
         Err(error) => {
-            recorder.push(clock.now_us(), Event::ScriptNote { message: format!("the agent's session failed: {error}") });
+            recorder
+                .push(clock.now_us(), Event::ScriptNote { message: format!("the agent's session failed: {error}") });
             Vec::new()
         }
     };

@@ -215,7 +215,8 @@ impl Caller {
 
     /// Has the agent finished replying to the caller's last turn?
     fn agent_done(&self, s: &State, now: usize) -> bool {
-        let quiet = |since: usize| now.saturating_sub(since) as u64 * 1000 >= AGENT_DONE_SILENCE_MS * u64::from(LINE_RATE);
+        let quiet =
+            |since: usize| now.saturating_sub(since) as u64 * 1000 >= AGENT_DONE_SILENCE_MS * u64::from(LINE_RATE);
         let replied = s.reply_start.is_some();
         let playing = !s.queue.is_empty();
         match s.last_agent_sample {
@@ -244,7 +245,11 @@ impl Caller {
             return self.agent_done(s, now);
         };
         match action {
-            CallerAction::Say { .. } | CallerAction::Silence { .. } | CallerAction::HangUp if !self.agent_done(s, now) => false,
+            CallerAction::Say { .. } | CallerAction::Silence { .. } | CallerAction::HangUp
+                if !self.agent_done(s, now) =>
+            {
+                false
+            }
             CallerAction::Say { .. } => {
                 self.script.pop_front();
                 let stem = self.take_stem(s);
@@ -288,7 +293,9 @@ impl Caller {
         match target {
             Some(target) if now >= target => self.start_speaking(s, now, stem),
             _ if s.reply_start.is_some() && self.agent_done(s, now) => {
-                self.note(format!("the agent's reply ended before the interruption point ({at:?}); the caller spoke after it"));
+                self.note(format!(
+                    "the agent's reply ended before the interruption point ({at:?}); the caller spoke after it"
+                ));
                 self.start_speaking(s, now, stem);
             }
             _ if s.reply_start.is_none() && self.agent_done(s, now) => {

@@ -29,7 +29,12 @@ pub struct Totals {
 impl Totals {
     pub fn of(results: &[ScenarioResult]) -> Self {
         let count = |s: Status| results.iter().filter(|r| r.status == s).count();
-        Self { scenarios: results.len(), passed: count(Status::Passed), failed: count(Status::Failed), errors: count(Status::Error) }
+        Self {
+            scenarios: results.len(),
+            passed: count(Status::Passed),
+            failed: count(Status::Failed),
+            errors: count(Status::Error),
+        }
     }
 }
 

@@ -48,7 +48,8 @@ impl LoadError {
 pub fn load_features(path: &Path) -> Result<Vec<Scenario>, LoadError> {
     let files = if path.is_dir() {
         let mut files = Vec::new();
-        collect(path, &mut files).map_err(|e| LoadError::one(format!("{}: cannot read the folder: {e}", path.display())))?;
+        collect(path, &mut files)
+            .map_err(|e| LoadError::one(format!("{}: cannot read the folder: {e}", path.display())))?;
         files.sort();
         if files.is_empty() {
             return Err(LoadError::one(format!("{}: no .feature files here", path.display())));
@@ -164,7 +165,10 @@ fn expand(
         example_tags.extend(strip(&examples.tags));
         for (i, row) in rows.iter().enumerate() {
             let substitute = |text: &str| {
-                header.iter().zip(row).fold(text.to_string(), |acc, (name, value)| acc.replace(&format!("<{name}>"), value))
+                header
+                    .iter()
+                    .zip(row)
+                    .fold(text.to_string(), |acc, (name, value)| acc.replace(&format!("<{name}>"), value))
             };
             let mut name = substitute(&scenario.name);
             if name == scenario.name {
@@ -216,7 +220,11 @@ mod tests {
     #[test]
     fn malformed_features_are_reported_with_file_and_line() {
         let dir = tempfile::tempdir().expect("temp dir");
-        write(dir.path(), "bad.feature", "Feature: Broken\n  Scenario: one\n    Given the caller says \"hi\"\n  This line is not Gherkin\n    | a |\n");
+        write(
+            dir.path(),
+            "bad.feature",
+            "Feature: Broken\n  Scenario: one\n    Given the caller says \"hi\"\n  This line is not Gherkin\n    | a |\n",
+        );
         let error = load_features(dir.path()).expect_err("malformed").to_string();
         assert!(error.contains("bad.feature:") && error.contains("not valid Gherkin"), "{error}");
     }

@@ -123,7 +123,8 @@ fn bind<'r>(scenarios: &[Scenario], defs: &'r [StepDef]) -> Result<Vec<Vec<Bound
                 }
                 _ => {
                     let sources: Vec<&str> = matches.iter().map(|m| m.def.expression.source()).collect();
-                    problems.push(format!("{place}: the step `{}` matches several definitions: {sources:?}", step.text));
+                    problems
+                        .push(format!("{place}: the step `{}` matches several definitions: {sources:?}", step.text));
                 }
             }
         }
@@ -194,7 +195,11 @@ fn run_one(scenario: &Scenario, steps: &[Bound<'_>], corpus: &Corpus, options: &
 
 /// Run the scenarios; `Err` when a step is unknown or ambiguous (nothing
 /// runs then).
-pub fn run_scenarios(scenarios: &[Scenario], corpus: &Corpus, options: &RunOptions) -> Result<Vec<ScenarioResult>, LoadError> {
+pub fn run_scenarios(
+    scenarios: &[Scenario],
+    corpus: &Corpus,
+    options: &RunOptions,
+) -> Result<Vec<ScenarioResult>, LoadError> {
     let defs = registry();
     let bound = bind(scenarios, &defs)?;
     let jobs = match options.jobs {
@@ -245,8 +250,18 @@ mod tests {
         let defs = registry();
         for def in &defs {
             // Instantiate each pattern with sample arguments and check it matches only itself.
-            let sample = def.expression.source().replace("{string}", "\"x\"").replace("{int}", "1").replace("{float}", "1.5").replace("{word}", "American");
-            let claimed: Vec<&str> = defs.iter().filter(|d| d.expression.matches(&sample).is_some()).map(|d| d.expression.source()).collect();
+            let sample = def
+                .expression
+                .source()
+                .replace("{string}", "\"x\"")
+                .replace("{int}", "1")
+                .replace("{float}", "1.5")
+                .replace("{word}", "American");
+            let claimed: Vec<&str> = defs
+                .iter()
+                .filter(|d| d.expression.matches(&sample).is_some())
+                .map(|d| d.expression.source())
+                .collect();
             assert_eq!(claimed, vec![def.expression.source()], "{sample}");
         }
     }

@@ -42,7 +42,8 @@ fn llm_default(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 }
 
 fn llm_tool_for_order(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let tool = ToolCall { name: str_arg(args, 1)?.into(), arguments: serde_json::json!({ "order_id": str_arg(args, 2)? }) };
+    let tool =
+        ToolCall { name: str_arg(args, 1)?.into(), arguments: serde_json::json!({ "order_id": str_arg(args, 2)? }) };
     let rule = LlmRule { trigger: str_arg(args, 0)?.into(), reply: str_arg(args, 3)?.into(), tool: Some(tool) };
     w.plan_mut()?.llm.rules.push(rule);
     Ok(())
@@ -64,7 +65,10 @@ fn llm_rate(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 
 fn llm_fails(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let n = int_arg(args, 0)?;
-    let n = usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| StepError::Invalid(format!("request {n}: requests count from 1")))?;
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| StepError::Invalid(format!("request {n}: requests count from 1")))?;
     w.plan_mut()?.llm.failing_requests.insert(n);
     Ok(())
 }

@@ -69,7 +69,9 @@ impl<'a> World<'a> {
     /// For `Given`/`When` steps: the plan, as long as the call has not run.
     pub fn plan_mut(&mut self) -> Result<&mut CallPlan, StepError> {
         if self.call.is_some() {
-            return Err(StepError::Invalid("this step changes the call, so it must come before the first Then step".into()));
+            return Err(StepError::Invalid(
+                "this step changes the call, so it must come before the first Then step".into(),
+            ));
         }
         Ok(&mut self.plan)
     }

@@ -31,22 +31,13 @@ fn hears(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 fn does_not_hear(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let unwanted = words(str_arg(args, 0)?);
     let heard = heard_words(w.call()?);
-    if contains_words(&heard, &unwanted) {
-        fail(format!("the caller heard {:?}", unwanted.join(" ")))
-    } else {
-        Ok(())
-    }
+    if contains_words(&heard, &unwanted) { fail(format!("the caller heard {:?}", unwanted.join(" "))) } else { Ok(()) }
 }
 
 fn history_matches_heard(w: &mut World<'_>, _: &[Arg]) -> StepResult {
     let call = w.call()?;
-    let problems: Vec<&str> = call
-        .report
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::Truncation)
-        .map(|f| f.message.as_str())
-        .collect();
+    let problems: Vec<&str> =
+        call.report.findings.iter().filter(|f| f.kind == FindingKind::Truncation).map(|f| f.message.as_str()).collect();
     if problems.is_empty() { Ok(()) } else { fail(problems.join("\n")) }
 }
 
@@ -162,10 +153,10 @@ fn llm_stage_at_least(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 fn stages_add_up(w: &mut World<'_>, _: &[Arg]) -> StepResult {
     let call = w.call()?;
     for turn in &call.report.turns {
-        if let (Some(total), Some(stages)) = (turn.latency_ms, &turn.stages) {
-            if (stages.total_ms() - total).abs() > 0.001 {
-                return fail(format!("stages add up to {:.3} ms, the turn took {total:.3} ms", stages.total_ms()));
-            }
+        if let (Some(total), Some(stages)) = (turn.latency_ms, &turn.stages)
+            && (stages.total_ms() - total).abs() > 0.001
+        {
+            return fail(format!("stages add up to {:.3} ms, the turn took {total:.3} ms", stages.total_ms()));
         }
     }
     Ok(())
@@ -193,7 +184,12 @@ fn agent_hung_up(w: &mut World<'_>, _: &[Arg]) -> StepResult {
 fn tool_ran(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let tool = str_arg(args, 0)?.to_string();
     let call = w.call()?;
-    let ran = call.outcome.record.history().iter().any(|m| m.role == Role::Tool && m.content.starts_with(&format!("{tool}:")));
+    let ran = call
+        .outcome
+        .record
+        .history()
+        .iter()
+        .any(|m| m.role == Role::Tool && m.content.starts_with(&format!("{tool}:")));
     if ran { Ok(()) } else { fail(format!("the agent never ran {tool}")) }
 }
 
