@@ -146,6 +146,18 @@ impl EventSink {
     }
 }
 
+/// A sink with fixed ids and no observer, for unit tests of processors.
+#[cfg(test)]
+pub(crate) fn test_sink() -> EventSink {
+    let ids = SessionIds {
+        trace_id: TraceId::new("t"),
+        session_id: SessionId::new("s"),
+        customer_id: CustomerId::new("c"),
+        agent_version: "1".into(),
+    };
+    EventSink::new(ids, Instant::now(), None)
+}
+
 pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

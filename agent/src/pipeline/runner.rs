@@ -206,17 +206,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::telemetry::{CustomerId, SessionId, SessionIds, TraceId};
-
-    fn sink() -> EventSink {
-        let ids = SessionIds {
-            trace_id: TraceId::new("t"),
-            session_id: SessionId::new("s"),
-            customer_id: CustomerId::new("c"),
-            agent_version: "0.0.0".into(),
-        };
-        EventSink::new(ids, tokio::time::Instant::now(), None)
-    }
+    use crate::telemetry::test_sink as sink;
 
     /// Records every frame it sees (by a short label) into a shared log.
     struct Probe {

@@ -232,7 +232,7 @@ impl Processor for OutputTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::{CustomerId, EventSink, SessionId, SessionIds, TraceId};
+    use crate::telemetry::test_sink;
 
     fn setup(
         policy: InterruptHistory,
@@ -240,13 +240,7 @@ mod tests {
         let (tx, rx) = mpsc::unbounded_channel();
         let (hangup, _) = watch::channel(false);
         let history = SharedHistory::default();
-        let ids = SessionIds {
-            trace_id: TraceId::new("t"),
-            session_id: SessionId::new("s"),
-            customer_id: CustomerId::new("c"),
-            agent_version: "1".into(),
-        };
-        let ctx = Context::new(EventSink::new(ids, tokio::time::Instant::now(), None));
+        let ctx = Context::new(test_sink());
         (OutputTransport::new(tx, hangup, history.clone(), policy), rx, history, ctx)
     }
 

@@ -323,7 +323,7 @@ mod tests {
     use super::*;
     use crate::pipeline::Direction;
     use crate::services::ServiceError;
-    use crate::telemetry::{CustomerId, EventSink, SessionId, SessionIds, TraceId};
+    use crate::telemetry::test_sink;
     use futures_util::stream::BoxStream;
 
     struct NoLlm;
@@ -334,13 +334,7 @@ mod tests {
     }
 
     fn ctx() -> Context {
-        let ids = SessionIds {
-            trace_id: TraceId::new("t"),
-            session_id: SessionId::new("s"),
-            customer_id: CustomerId::new("c"),
-            agent_version: "1".into(),
-        };
-        Context::new(EventSink::new(ids, tokio::time::Instant::now(), None))
+        Context::new(test_sink())
     }
 
     fn texts(pushed: &[(Direction, Frame)]) -> String {

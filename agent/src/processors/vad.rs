@@ -134,16 +134,10 @@ fn resample_linear(samples: &[i16], from: u32, to: u32) -> Vec<i16> {
 mod tests {
     use super::*;
     use crate::pipeline::Direction;
-    use crate::telemetry::{CustomerId, EventSink, SessionId, SessionIds, TraceId};
+    use crate::telemetry::test_sink;
 
     fn ctx() -> Context {
-        let ids = SessionIds {
-            trace_id: TraceId::new("t"),
-            session_id: SessionId::new("s"),
-            customer_id: CustomerId::new("c"),
-            agent_version: "1".into(),
-        };
-        Context::new(EventSink::new(ids, tokio::time::Instant::now(), None))
+        Context::new(test_sink())
     }
 
     fn drive(vad: &mut Vad, scores: &[f32], ctx: &mut Context) -> Vec<Frame> {

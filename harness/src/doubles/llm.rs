@@ -145,6 +145,16 @@ mod tests {
         LlmRequest { messages, tools: vec![] }
     }
 
+    fn text(events: &[Result<LlmEvent, ServiceError>]) -> String {
+        events
+            .iter()
+            .map(|e| match e {
+                Ok(LlmEvent::Token(t)) => t.as_str(),
+                _ => "",
+            })
+            .collect()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn streams_the_matching_reply_after_the_first_token_latency() {
         let script = LlmScript {
@@ -156,14 +166,7 @@ mod tests {
         let start = tokio::time::Instant::now();
         let events: Vec<_> =
             llm.complete(request(vec![ChatMessage::new(Role::User, "What are your opening hours?")])).collect().await;
-        let text: String = events
-            .iter()
-            .map(|e| match e {
-                Ok(LlmEvent::Token(t)) => t.clone(),
-                _ => String::new(),
-            })
-            .collect();
-        assert_eq!(text, "Nine to five.");
+        assert_eq!(text(&events), "Nine to five.");
         // 250 ms to the first token, then two more at 40 per second.
         assert_eq!(start.elapsed(), Duration::from_millis(300));
     }
@@ -185,14 +188,7 @@ mod tests {
         assert_eq!(first, vec![Ok(LlmEvent::ToolCall(tool))]);
         messages.push(ChatMessage::new(Role::Tool, "check_order: order A123 has shipped"));
         let second: Vec<_> = llm.complete(request(messages)).collect().await;
-        let text: String = second
-            .iter()
-            .map(|e| match e {
-                Ok(LlmEvent::Token(t)) => t.clone(),
-                _ => String::new(),
-            })
-            .collect();
-        assert_eq!(text, "Your order A123 has shipped.");
+        assert_eq!(text(&second), "Your order A123 has shipped.");
     }
 
     #[tokio::test(start_paused = true)]
