@@ -34,6 +34,13 @@ Feature: Conversation
     Then the agent's history holds the caller's words "can I change my delivery address" as one turn
     And the caller hears "yes you can change it until the order ships"
 
+  Scenario: A pause past the end of turn, before the agent answers, is still one turn
+    Given the LLM answers "delivery address" with "Yes, you can change it until the order ships."
+    When the caller says "can I change my delivery address" pausing 900 ms after "change"
+    Then the agent's history holds the caller's words "can I change my delivery address" as one turn
+    And the caller hears "yes you can change it until the order ships"
+    And the agent's history holds only the words the caller heard
+
   Scenario: A long silence gets a re-prompt
     Given the agent re-prompts after 5 seconds of silence
     And the LLM answers "opening hours" with "We are open from nine to five."
@@ -51,3 +58,17 @@ Feature: Conversation
     Then the caller hears "Sorry, I had a problem with that. Could you repeat your question?"
     And the caller hears "we are open from nine to five"
     And the agent recovers from the LLM failure
+
+  Scenario: The caller says goodbye and the agent ends the call
+    Given the LLM answers "goodbye" by calling end_call
+    When the caller says "goodbye"
+    Then the caller hears "thank you for calling goodbye"
+    And the agent ends the call
+    And the agent's history holds only the words the caller heard
+
+  Scenario: A caller who never speaks is told goodbye
+    Given the agent re-prompts after 3 seconds of silence
+    When the caller stays silent for 30 seconds
+    Then the caller hears "are you still there"
+    And the caller hears "thank you for calling goodbye"
+    And the agent ends the call

@@ -82,6 +82,13 @@ pub enum Frame {
     Transcription {
         text: String,
     },
+    /// The caller's turn, as the responder should answer it. With
+    /// `continues_previous`, it extends the previous turn, which the agent
+    /// had not started to answer aloud: it replaces that turn.
+    UserTurn {
+        text: String,
+        continues_previous: bool,
+    },
     /// Reply text produced by the responder (LLM tokens or fixed prompts).
     ReplyText {
         utterance: UtteranceId,
@@ -132,6 +139,7 @@ impl Frame {
             | Frame::BotStoppedSpeaking { .. } => FrameClass::System,
             Frame::ReplyStarted { .. } | Frame::ReplyTextDone { .. } | Frame::EndAfterReply => FrameClass::Control,
             Frame::Transcription { .. }
+            | Frame::UserTurn { .. }
             | Frame::ReplyText { .. }
             | Frame::OutputAudio { .. }
             | Frame::LlmToken { .. }

@@ -22,6 +22,16 @@ impl SharedHistory {
         self.lock().push(ChatMessage::new(role, content));
     }
 
+    /// Replace the content of the last message if it has `role`; otherwise
+    /// append. Used when a caller's turn turns out to continue.
+    pub fn replace_last(&self, role: Role, content: impl Into<String>) {
+        let mut messages = self.lock();
+        match messages.last_mut() {
+            Some(last) if last.role == role => last.content = content.into(),
+            _ => messages.push(ChatMessage::new(role, content)),
+        }
+    }
+
     pub fn snapshot(&self) -> Vec<ChatMessage> {
         self.lock().clone()
     }
@@ -47,5 +57,12 @@ mod tests {
         b.push(Role::Assistant, "hello");
         assert_eq!(a.snapshot(), b.snapshot());
         assert_eq!(a.len(), 2);
+        b.replace_last(Role::Assistant, "hello there");
+        a.replace_last(Role::User, "bye");
+        let roles: Vec<_> = a.snapshot().into_iter().map(|m| (m.role, m.content)).collect();
+        assert_eq!(
+            roles,
+            vec![(Role::User, "hi".into()), (Role::Assistant, "hello there".into()), (Role::User, "bye".into())]
+        );
     }
 }

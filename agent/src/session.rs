@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::config::AgentDefinition;
 use crate::history::SharedHistory;
 use crate::pipeline::{Pipeline, Processor};
-use crate::processors::{OutputTransport, Responder, Stt, Tts, Vad, input_frames};
+use crate::processors::{OutputTransport, Responder, Stt, Tts, UserTurnAggregator, Vad, input_frames};
 use crate::services::{ChatMessage, Services};
 use crate::telemetry::{AgentEvent, CustomerId, EventKind, EventSink, SessionId, SessionIds, TraceId};
 use crate::transport::CallTransport;
@@ -66,6 +66,7 @@ impl Session {
         let stages: Vec<Box<dyn Processor>> = vec![
             Box::new(Vad::new(definition.vad.clone())),
             Box::new(Stt::new(services.stt.clone(), definition.vad.pre_roll_ms)),
+            Box::new(UserTurnAggregator::new()),
             Box::new(Responder::new(definition.clone(), services.llm.clone(), history.clone())),
             Box::new(Tts::new(services.tts.clone(), definition.output_sample_rate)),
             Box::new(OutputTransport::new(

@@ -5,6 +5,7 @@ mod output;
 mod responder;
 mod stt;
 mod tts;
+mod user_turn;
 mod vad;
 
 pub use input::input_frames;
@@ -12,4 +13,5 @@ pub use output::OutputTransport;
 pub use responder::Responder;
 pub use stt::Stt;
 pub use tts::Tts;
+pub use user_turn::UserTurnAggregator;
 pub use vad::Vad;

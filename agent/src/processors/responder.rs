@@ -132,7 +132,7 @@ impl Responder {
         }
     }
 
-    fn on_transcription(&mut self, text: String, ctx: &mut Context) {
+    fn on_user_turn(&mut self, text: String, continues_previous: bool, ctx: &mut Context) {
         self.cancel_no_input(ctx);
         if self.node == Node::Closing {
             return;
@@ -143,7 +143,11 @@ impl Responder {
             return;
         }
         self.no_input_count = 0;
-        self.history.push(Role::User, text.clone());
+        if continues_previous {
+            self.history.replace_last(Role::User, text.clone());
+        } else {
+            self.history.push(Role::User, text.clone());
+        }
         ctx.emit(EventKind::HistoryCommitted { role: "user".into(), text });
         let utterance = self.begin_reply(ctx);
         self.reply = Some(Reply {
@@ -252,7 +256,7 @@ impl Processor for Responder {
                 self.say(&greeting, ctx);
                 self.enter(Node::Assist, ctx);
             }
-            Frame::Transcription { text } => self.on_transcription(text, ctx),
+            Frame::UserTurn { text, continues_previous } => self.on_user_turn(text, continues_previous, ctx),
             Frame::UserStartedSpeaking { .. } => {
                 self.cancel_no_input(ctx);
                 ctx.forward(frame, origin);
@@ -364,7 +368,7 @@ mod tests {
     async fn an_unknown_tool_is_refused_and_never_runs() {
         let mut r = responder();
         let mut c = ctx();
-        r.on_transcription("transfer all my money".into(), &mut c);
+        r.on_user_turn("transfer all my money".into(), false, &mut c);
         let call = ToolCall { name: "wire_transfer".into(), arguments: serde_json::json!({}) };
         r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
         r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
@@ -380,7 +384,7 @@ mod tests {
         let mut c = ctx();
         r.process(Frame::Start { sample_rate: 16_000 }, Origin::FromUpstream, &mut c);
         c.take_pushed();
-        r.on_transcription("what are your hours".into(), &mut c);
+        r.on_user_turn("what are your hours".into(), false, &mut c);
         r.process(Frame::ServiceError { service: "llm", message: "503".into() }, Origin::Job(JobId(1)), &mut c);
         let pushed = c.take_pushed();
         assert_eq!(texts(&pushed), AgentDefinition::reference().prompts.llm_error);

@@ -26,8 +26,9 @@ pub struct BargeInReport {
 
 /// A reply may be answered by this many consecutive messages at most
 /// (several agent turns with no caller speech between them, such as a
-/// greeting followed by a no-input prompt).
-const MAX_SPAN: usize = 3;
+/// greeting followed by no-input prompts and a goodbye). Bounded, because
+/// the alignment costs grow with it.
+const MAX_SPAN: usize = 8;
 
 /// Match replies to assistant messages in order: an edit-distance
 /// alignment where a reply paired with one or more consecutive messages

@@ -55,8 +55,13 @@ pub fn record_name(result: &ScenarioResult, index: usize) -> String {
 }
 
 /// Write every report file under `out`; returns the paths written.
+/// The `records/` folder is replaced, so it holds this run's calls only.
 pub fn write_reports(out: &Path, seed: u64, results: &[ScenarioResult]) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out.join("records"))?;
+    let records = out.join("records");
+    if records.is_dir() {
+        std::fs::remove_dir_all(&records)?;
+    }
+    std::fs::create_dir_all(&records)?;
     let mut written = Vec::new();
     for (i, result) in results.iter().enumerate() {
         if let Some(call) = &result.call {

@@ -49,6 +49,13 @@ fn llm_tool_for_order(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     Ok(())
 }
 
+fn llm_tool_only(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let tool = ToolCall { name: str_arg(args, 1)?.into(), arguments: serde_json::json!({}) };
+    let rule = LlmRule { trigger: str_arg(args, 0)?.into(), reply: String::new(), tool: Some(tool) };
+    w.plan_mut()?.llm.rules.push(rule);
+    Ok(())
+}
+
 fn llm_first_token(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     w.plan_mut()?.llm.first_token = Latency { base_ms: u64::from(ms_arg(args, 0)?), jitter_ms: 0 };
     Ok(())
@@ -117,6 +124,7 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("the LLM answers {string} with {string}", llm_rule),
         def("the LLM answers anything else with {string}", llm_default),
         def("the LLM answers {string} by calling {word} for order {string} and then says {string}", llm_tool_for_order),
+        def("the LLM answers {string} by calling {word}", llm_tool_only),
         def("the LLM takes {int} ms to the first token", llm_first_token),
         def("the LLM streams {int} tokens per second", llm_rate),
         def("the LLM fails on request {int}", llm_fails),
