@@ -16,5 +16,5 @@ pub mod session;
 pub mod telemetry;
 pub mod transport;
 
-pub use config::AgentDefinition;
+pub use config::{AgentDefinition, EffectiveConfig};
 pub use session::{Session, SessionOutcome};

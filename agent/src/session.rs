@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::config::AgentDefinition;
+use crate::config::{EffectiveConfig, InterruptHistory, Source};
 use crate::history::SharedHistory;
 use crate::pipeline::{Pipeline, Processor};
 use crate::processors::{OutputTransport, Responder, Stt, Tts, UserTurnAggregator, Vad, input_frames};
@@ -23,31 +23,46 @@ pub struct SessionOutcome {
 
 pub struct Session {
     ids: SessionIds,
-    definition: Arc<AgentDefinition>,
+    config: Arc<EffectiveConfig>,
     services: Services,
     observer: Option<mpsc::UnboundedSender<AgentEvent>>,
+    interrupt_history: InterruptHistory,
 }
 
 impl Session {
     /// A session with fresh random trace and session ids.
-    pub fn new(definition: Arc<AgentDefinition>, customer: CustomerId, services: Services) -> Self {
-        let ids = SessionIds {
-            trace_id: TraceId::random(),
-            session_id: SessionId::random(),
-            customer_id: customer,
-            agent_version: definition.version.clone(),
-        };
-        Self::with_ids(definition, ids, services)
+    pub fn new(config: Arc<EffectiveConfig>, customer: CustomerId, services: Services) -> Self {
+        Self::with_ids(config, TraceId::random(), SessionId::random(), customer, services)
     }
 
-    /// A session with given ids (deterministic runs choose them from a seed).
-    pub fn with_ids(definition: Arc<AgentDefinition>, ids: SessionIds, services: Services) -> Self {
-        Self { ids, definition, services, observer: None }
+    /// A session with given ids (deterministic runs derive them from a seed).
+    pub fn with_ids(
+        config: Arc<EffectiveConfig>,
+        trace_id: TraceId,
+        session_id: SessionId,
+        customer_id: CustomerId,
+        services: Services,
+    ) -> Self {
+        let ids = SessionIds {
+            trace_id,
+            session_id,
+            customer_id,
+            agent_version: config.definition.id(),
+            overlay_version: config.overlay_version,
+        };
+        Self { ids, config, services, observer: None, interrupt_history: InterruptHistory::Heard }
     }
 
     /// Receive a copy of every event the session emits.
     pub fn observe(mut self, observer: mpsc::UnboundedSender<AgentEvent>) -> Self {
         self.observer = Some(observer);
+        self
+    }
+
+    /// What history keeps on barge-in ([`InterruptHistory::Generated`] only
+    /// to prove that checks catch the bug).
+    pub fn interrupt_history(mut self, policy: InterruptHistory) -> Self {
+        self.interrupt_history = policy;
         self
     }
 
@@ -59,22 +74,28 @@ impl Session {
     pub async fn run(self, transport: CallTransport) -> SessionOutcome {
         let events = EventSink::new(self.ids.clone(), Instant::now(), self.observer);
         events.emit(EventKind::SessionStarted);
+        let config = self.config;
+        events.emit(EventKind::ConfigMerged {
+            agent: config.definition.id(),
+            definition_sha256: config.definition.content_hash.clone(),
+            overlay_fields: config
+                .provenance
+                .iter()
+                .filter(|(_, s)| **s == Source::Overlay)
+                .map(|(p, _)| p.clone())
+                .collect(),
+        });
         let history = SharedHistory::default();
         let (hangup_tx, hangup_rx) = watch::channel(false);
-        let definition = self.definition;
         let services = self.services;
+        let settings = &config.settings;
         let stages: Vec<Box<dyn Processor>> = vec![
-            Box::new(Vad::new(definition.vad.clone())),
-            Box::new(Stt::new(services.stt.clone(), definition.vad.pre_roll_ms)),
+            Box::new(Vad::new(settings.vad.clone())),
+            Box::new(Stt::new(services.stt.clone(), settings.vad.pre_roll_ms)),
             Box::new(UserTurnAggregator::new()),
-            Box::new(Responder::new(definition.clone(), services.llm.clone(), history.clone())),
-            Box::new(Tts::new(services.tts.clone(), definition.output_sample_rate)),
-            Box::new(OutputTransport::new(
-                transport.outbound,
-                hangup_tx,
-                history.clone(),
-                definition.interrupt_history,
-            )),
+            Box::new(Responder::new(config.clone(), services.llm.clone(), history.clone())),
+            Box::new(Tts::new(services.tts.clone(), settings.output_sample_rate)),
+            Box::new(OutputTransport::new(transport.outbound, hangup_tx, history.clone(), self.interrupt_history)),
         ];
         Pipeline::new(stages).run(input_frames(transport.inbound, hangup_rx), events.clone()).await;
         let history = history.snapshot();

@@ -66,7 +66,10 @@ pub struct SessionIds {
     pub trace_id: TraceId,
     pub session_id: SessionId,
     pub customer_id: CustomerId,
+    /// `name@version` of the agent definition.
     pub agent_version: String,
+    /// The customer overlay's version, if the customer has one.
+    pub overlay_version: Option<u64>,
 }
 
 /// What happened, without the identities.
@@ -74,27 +77,78 @@ pub struct SessionIds {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     SessionStarted,
-    UserStartedSpeaking { media_ms: u64 },
-    UserStoppedSpeaking { media_ms: u64 },
-    SttRequested { audio_ms: u64 },
-    Transcribed { text: String },
-    FlowNode { node: String },
-    LlmRequested { messages: usize },
+    /// The session's settings were merged; `overlay_fields` lists the
+    /// paths the overlay set (values are not logged: some are secrets).
+    /// The overlay version is in every event's ids.
+    ConfigMerged {
+        agent: String,
+        definition_sha256: String,
+        overlay_fields: Vec<String>,
+    },
+    UserStartedSpeaking {
+        media_ms: u64,
+    },
+    UserStoppedSpeaking {
+        media_ms: u64,
+    },
+    SttRequested {
+        audio_ms: u64,
+    },
+    Transcribed {
+        text: String,
+    },
+    FlowNode {
+        node: String,
+    },
+    LlmRequested {
+        messages: usize,
+    },
     LlmFirstToken,
     LlmDone,
-    ToolProposed { name: String },
-    ToolRefused { name: String, reason: String },
-    ToolExecuted { name: String, result: String },
-    ServiceFailed { service: String, message: String },
-    ReplyStarted { utterance: u32 },
-    TtsRequested { utterance: u32, text: String },
-    TtsFirstAudio { utterance: u32 },
-    BotStartedSpeaking { utterance: u32 },
-    Interrupted { utterance: u32, heard_words: usize, generated_words: usize },
+    ToolProposed {
+        name: String,
+    },
+    ToolRefused {
+        name: String,
+        reason: String,
+    },
+    ToolExecuted {
+        name: String,
+        result: String,
+    },
+    ServiceFailed {
+        service: String,
+        message: String,
+    },
+    ReplyStarted {
+        utterance: u32,
+    },
+    TtsRequested {
+        utterance: u32,
+        text: String,
+    },
+    TtsFirstAudio {
+        utterance: u32,
+    },
+    BotStartedSpeaking {
+        utterance: u32,
+    },
+    Interrupted {
+        utterance: u32,
+        heard_words: usize,
+        generated_words: usize,
+    },
     ClearSent,
-    HistoryCommitted { role: String, text: String },
-    Hangup { reason: String },
-    SessionEnded { messages: usize },
+    HistoryCommitted {
+        role: String,
+        text: String,
+    },
+    Hangup {
+        reason: String,
+    },
+    SessionEnded {
+        messages: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +190,7 @@ impl EventSink {
             session_id = %event.ids.session_id,
             customer_id = %event.ids.customer_id,
             agent_version = %event.ids.agent_version,
+            overlay_version = ?event.ids.overlay_version,
             event = ?event.kind,
             "agent event"
         );
@@ -154,6 +209,7 @@ pub(crate) fn test_sink() -> EventSink {
         session_id: SessionId::new("s"),
         customer_id: CustomerId::new("c"),
         agent_version: "1".into(),
+        overlay_version: None,
     };
     EventSink::new(ids, Instant::now(), None)
 }

@@ -1,5 +1,33 @@
-//! Agent configuration: the definition a session runs with.
+//! The config plane: immutable versioned agent definitions, customer
+//! overlays stored as data, and the pure merge of the two.
 
 mod definition;
+mod merge;
+mod overlay;
+mod registry;
+mod secret;
+mod settings;
 
-pub use definition::{AgentDefinition, FlowPrompts, InterruptHistory, ToolDefinition, VadSettings};
+pub use definition::{
+    AgentDefinition, DefinitionDefaults, DefinitionError, FlowDefinition, NodeDefinition, ToolDefinition, Version,
+    sha256_hex,
+};
+pub use merge::{EffectiveConfig, Layer, Source, flatten, merge, merge_layers};
+pub use overlay::{FieldError, OVERLAY_SCHEMA, Overlay};
+pub use registry::{DefinitionRegistry, LOCK_FILE, LoadedDefinition, Released, release};
+pub use secret::{REDACTED, Secret};
+pub use settings::{
+    Budgets, BusinessHours, Guardrails, PromptSettings, Prompts, Rules, Settings, ToolSettings, VadSettings,
+};
+
+/// What the agent writes to history when the caller barges in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterruptHistory {
+    /// Exactly the words whose audio the caller heard (correct behaviour).
+    #[default]
+    Heard,
+    /// The whole generated reply, heard or not: the classic production bug.
+    /// It exists so the harness can prove its truncation check catches it.
+    Generated,
+}

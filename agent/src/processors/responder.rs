@@ -1,12 +1,13 @@
-//! The deterministic flow. Routing, re-prompts, tool authorisation and the
-//! end of the call are decided here, in code; the LLM is asked only inside
-//! the `Assist` node, to write the reply text or to propose a tool call.
+//! The deterministic flow, driven by the definition's nodes. Routing,
+//! re-prompts, tool authorisation and the end of the call are decided here,
+//! in code; the LLM is asked only inside an LLM node, to write the reply
+//! text or to propose a tool call, which code then accepts or refuses.
 
 use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use crate::config::AgentDefinition;
+use crate::config::{EffectiveConfig, NodeDefinition};
 use crate::frame::{Frame, ToolCall, UtteranceId};
 use crate::history::SharedHistory;
 use crate::pipeline::{Context, JobId, JobPolicy, Origin, Processor};
@@ -16,26 +17,6 @@ use crate::telemetry::EventKind;
 /// At most this many tool rounds per caller turn, whatever the LLM asks.
 const MAX_TOOL_ROUNDS: u32 = 2;
 const NO_INPUT_TIMER: &str = "no_input";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Node {
-    /// Waiting for the call to start; the greeting is a fixed line.
-    Greeting,
-    /// The caller talks, the LLM writes the replies.
-    Assist,
-    /// Goodbye said; the call ends when it has been heard.
-    Closing,
-}
-
-impl Node {
-    fn name(self) -> &'static str {
-        match self {
-            Node::Greeting => "greeting",
-            Node::Assist => "assist",
-            Node::Closing => "closing",
-        }
-    }
-}
 
 /// The reply being written for the current caller turn.
 struct Reply {
@@ -50,10 +31,13 @@ struct Reply {
 }
 
 pub struct Responder {
-    definition: Arc<AgentDefinition>,
+    config: Arc<EffectiveConfig>,
     llm: Arc<dyn LlmService>,
     history: SharedHistory,
-    node: Node,
+    /// The current node's id.
+    node: String,
+    /// A node ended the call; nothing more is said.
+    ended: bool,
     next_utterance: u32,
     reply: Option<Reply>,
     no_input_timer: Option<JobId>,
@@ -61,12 +45,14 @@ pub struct Responder {
 }
 
 impl Responder {
-    pub fn new(definition: Arc<AgentDefinition>, llm: Arc<dyn LlmService>, history: SharedHistory) -> Self {
+    pub fn new(config: Arc<EffectiveConfig>, llm: Arc<dyn LlmService>, history: SharedHistory) -> Self {
+        let start = config.definition.flow.start.clone();
         Self {
-            definition,
+            config,
             llm,
             history,
-            node: Node::Greeting,
+            node: start,
+            ended: false,
             next_utterance: 0,
             reply: None,
             no_input_timer: None,
@@ -74,9 +60,41 @@ impl Responder {
         }
     }
 
-    fn enter(&mut self, node: Node, ctx: &mut Context) {
-        self.node = node;
-        ctx.emit(EventKind::FlowNode { node: node.name().into() });
+    fn current(&self) -> Option<&NodeDefinition> {
+        self.config.definition.node(&self.node)
+    }
+
+    /// Enter `id`: a `say` node speaks and moves on (or ends the call) at
+    /// once; an LLM node waits for the caller.
+    fn enter(&mut self, id: &str, ctx: &mut Context) {
+        let mut id = id.to_string();
+        // The definition is validated, so `next` always names a node; the
+        // bound only guards against a cycle of `say` nodes.
+        for _ in 0..=self.config.definition.flow.nodes.len() {
+            let Some(node) = self.config.definition.node(&id).cloned() else {
+                ctx.emit(EventKind::ServiceFailed { service: "flow".into(), message: format!("no node {id:?}") });
+                return;
+            };
+            self.node = id.clone();
+            self.no_input_count = 0;
+            ctx.emit(EventKind::FlowNode { node: id.clone() });
+            let Some(line) = node.say.clone() else { return };
+            let line = match &self.config.settings.prompt.greeting {
+                Some(greeting) if id == self.config.definition.flow.start => greeting.clone(),
+                _ => line,
+            };
+            let utterance = self.begin_reply(ctx);
+            ctx.push_down(Frame::ReplyText { utterance, text: line });
+            if node.end_call {
+                self.ended = true;
+                ctx.push_down(Frame::EndAfterReply);
+            }
+            ctx.push_down(Frame::ReplyTextDone { utterance });
+            match node.next {
+                Some(next) if !node.end_call => id = next,
+                _ => return,
+            }
+        }
     }
 
     fn begin_reply(&mut self, ctx: &mut Context) -> UtteranceId {
@@ -101,19 +119,27 @@ impl Responder {
         }
     }
 
-    fn ask_llm(&mut self, ctx: &mut Context) {
-        let mut messages = vec![ChatMessage::new(Role::System, self.definition.instructions.clone())];
-        messages.extend(self.history.snapshot());
-        let tools = self
-            .definition
-            .tools
+    /// The tools the LLM is offered: the node's, less what this customer's
+    /// overlay does not allow.
+    fn offered_tools(&self) -> Vec<ToolSpec> {
+        let Some(node) = self.current() else { return Vec::new() };
+        node.tools
             .iter()
+            .filter(|name| self.config.tool_allowed(name))
+            .filter_map(|name| self.config.definition.tool(name))
             .map(|t| ToolSpec {
                 name: t.name.clone(),
                 description: t.description.clone(),
                 parameters: t.parameters.clone(),
             })
-            .collect();
+            .collect()
+    }
+
+    fn ask_llm(&mut self, ctx: &mut Context) {
+        let instructions = self.current().and_then(|n| n.instructions.clone());
+        let mut messages = vec![ChatMessage::new(Role::System, self.config.system_prompt(instructions.as_deref()))];
+        messages.extend(self.history.snapshot());
+        let tools = self.offered_tools();
         ctx.emit(EventKind::LlmRequested { messages: messages.len() });
         let stream = self
             .llm
@@ -134,11 +160,11 @@ impl Responder {
 
     fn on_user_turn(&mut self, text: String, continues_previous: bool, ctx: &mut Context) {
         self.cancel_no_input(ctx);
-        if self.node == Node::Closing {
+        if self.ended || self.current().is_none_or(|n| n.say.is_some()) {
             return;
         }
         if text.trim().is_empty() {
-            let reprompt = self.definition.prompts.reprompt.clone();
+            let reprompt = self.config.settings.prompts.reprompt.clone();
             self.say(&reprompt, ctx);
             return;
         }
@@ -162,12 +188,26 @@ impl Responder {
         self.ask_llm(ctx);
     }
 
+    /// Why a proposed tool call may not run, if it may not.
+    fn refusal(&self, call: &ToolCall) -> Option<String> {
+        if self.config.definition.tool(&call.name).is_none() {
+            return Some(format!("not a tool of {}", self.config.definition.id()));
+        }
+        if !self.current().is_some_and(|n| n.tools.contains(&call.name)) {
+            return Some(format!("not a tool of flow node {:?}", self.node));
+        }
+        if !self.config.tool_allowed(&call.name) {
+            return Some("not in this customer's tool allowlist".into());
+        }
+        None
+    }
+
     fn on_tool_call(&mut self, call: ToolCall, ctx: &mut Context) {
         ctx.emit(EventKind::ToolProposed { name: call.name.clone() });
-        let known = self.definition.tools.iter().any(|t| t.name == call.name);
+        let refusal = self.refusal(&call);
         let Some(reply) = &mut self.reply else { return };
-        if !known {
-            ctx.emit(EventKind::ToolRefused { name: call.name, reason: "not a tool of this agent".into() });
+        if let Some(reason) = refusal {
+            ctx.emit(EventKind::ToolRefused { name: call.name, reason });
             return;
         }
         if reply.tool_rounds >= MAX_TOOL_ROUNDS {
@@ -197,20 +237,21 @@ impl Responder {
             self.ask_llm(ctx);
             return;
         }
-        let utterance = reply.utterance;
-        let end_call = reply.end_call;
-        if !reply.wrote_text && !end_call {
-            let line = self.definition.prompts.reprompt.clone();
+        let (utterance, end_call, wrote_text) = (reply.utterance, reply.end_call, reply.wrote_text);
+        self.reply = None;
+        if !wrote_text && !end_call {
+            let line = self.config.settings.prompts.reprompt.clone();
             ctx.push_down(Frame::ReplyText { utterance, text: line });
         }
-        if end_call {
-            let goodbye = format!(" {}", self.definition.prompts.goodbye);
-            ctx.push_down(Frame::ReplyText { utterance, text: goodbye });
-            self.enter(Node::Closing, ctx);
+        let closing = self.current().and_then(|n| n.on_end_call.clone());
+        if end_call && closing.is_none() {
+            self.ended = true;
             ctx.push_down(Frame::EndAfterReply);
         }
         ctx.push_down(Frame::ReplyTextDone { utterance });
-        self.reply = None;
+        if let (true, Some(closing)) = (end_call, closing) {
+            self.enter(&closing, ctx);
+        }
     }
 
     fn on_llm_error(&mut self, message: String, ctx: &mut Context) {
@@ -219,7 +260,7 @@ impl Responder {
         if let Some(job) = reply.llm_job {
             ctx.cancel_job(job);
         }
-        let line = self.definition.prompts.llm_error.clone();
+        let line = self.config.settings.prompts.llm_error.clone();
         let text = if reply.wrote_text { format!(" {line}") } else { line };
         ctx.push_down(Frame::ReplyText { utterance: reply.utterance, text });
         ctx.push_down(Frame::ReplyTextDone { utterance: reply.utterance });
@@ -228,16 +269,13 @@ impl Responder {
     fn on_no_input(&mut self, ctx: &mut Context) {
         self.no_input_timer = None;
         self.no_input_count += 1;
-        if self.no_input_count > self.definition.prompts.max_no_input {
-            let goodbye = self.definition.prompts.goodbye.clone();
-            self.enter(Node::Closing, ctx);
-            let utterance = self.begin_reply(ctx);
-            ctx.push_down(Frame::ReplyText { utterance, text: goodbye });
-            ctx.push_down(Frame::EndAfterReply);
-            ctx.push_down(Frame::ReplyTextDone { utterance });
-        } else {
-            let line = self.definition.prompts.no_input.clone();
-            self.say(&line, ctx);
+        let exhausted = self.no_input_count > self.config.settings.prompts.max_no_input;
+        match self.current().and_then(|n| n.on_no_input_exhausted.clone()) {
+            Some(next) if exhausted => self.enter(&next, ctx),
+            _ => {
+                let line = self.config.settings.prompts.no_input.clone();
+                self.say(&line, ctx);
+            }
         }
     }
 }
@@ -251,10 +289,8 @@ impl Processor for Responder {
         match frame {
             Frame::Start { .. } => {
                 ctx.forward(frame, origin);
-                self.enter(Node::Greeting, ctx);
-                let greeting = self.definition.prompts.greeting.clone();
-                self.say(&greeting, ctx);
-                self.enter(Node::Assist, ctx);
+                let start = self.config.definition.flow.start.clone();
+                self.enter(&start, ctx);
             }
             Frame::UserTurn { text, continues_previous } => self.on_user_turn(text, continues_previous, ctx),
             Frame::UserStartedSpeaking { .. } => {
@@ -282,8 +318,10 @@ impl Processor for Responder {
             }
             Frame::ServiceError { service: "llm", message } => self.on_llm_error(message, ctx),
             Frame::BotStoppedSpeaking { interrupted, .. } => {
-                if !interrupted && self.node == Node::Assist && self.reply.is_none() {
-                    let after = std::time::Duration::from_millis(u64::from(self.definition.prompts.no_input_ms));
+                let waiting_for_caller =
+                    !self.ended && self.reply.is_none() && self.current().is_some_and(|n| n.say.is_none());
+                if !interrupted && waiting_for_caller {
+                    let after = std::time::Duration::from_millis(u64::from(self.config.settings.prompts.no_input_ms));
                     self.cancel_no_input(ctx);
                     self.no_input_timer = Some(ctx.start_timer(after, NO_INPUT_TIMER, JobPolicy::Keep));
                 }
@@ -325,6 +363,7 @@ fn run_tool(call: &ToolCall) -> Result<ToolOutcome, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{AgentDefinition, Overlay, Settings, merge};
     use crate::pipeline::Direction;
     use crate::services::ServiceError;
     use crate::telemetry::test_sink;
@@ -351,8 +390,27 @@ mod tests {
             .collect()
     }
 
+    fn config(overlay: Option<&str>) -> Arc<EffectiveConfig> {
+        let definition = Arc::new(AgentDefinition::reference());
+        let overlay = overlay.map(|json| Overlay::parse_json(json).expect("overlay parses"));
+        Arc::new(merge(definition, overlay.as_ref().map(|o| (o, 1))).expect("merges"))
+    }
+
     fn responder() -> Responder {
-        Responder::new(Arc::new(AgentDefinition::reference()), Arc::new(NoLlm), SharedHistory::default())
+        Responder::new(config(None), Arc::new(NoLlm), SharedHistory::default())
+    }
+
+    fn started(overlay: Option<&str>) -> (Responder, Context) {
+        let mut r = Responder::new(config(overlay), Arc::new(NoLlm), SharedHistory::default());
+        let mut c = ctx();
+        r.process(Frame::Start { sample_rate: 16_000 }, Origin::FromUpstream, &mut c);
+        c.take_pushed();
+        (r, c)
+    }
+
+    fn refused(c: &mut Context) -> bool {
+        // A refused tool never reaches history; with no text the caller is re-prompted.
+        texts(&c.take_pushed()) == Settings::default().prompts.reprompt
     }
 
     #[tokio::test]
@@ -360,36 +418,69 @@ mod tests {
         let mut r = responder();
         let mut c = ctx();
         r.process(Frame::Start { sample_rate: 16_000 }, Origin::FromUpstream, &mut c);
-        assert_eq!(texts(&c.take_pushed()), AgentDefinition::reference().prompts.greeting);
-        assert_eq!(r.node, Node::Assist);
+        assert_eq!(texts(&c.take_pushed()), "Hello, thanks for calling Acme support. How can I help you today?");
+        assert_eq!(r.node, "assist");
     }
 
     #[tokio::test]
     async fn an_unknown_tool_is_refused_and_never_runs() {
-        let mut r = responder();
-        let mut c = ctx();
+        let (mut r, mut c) = started(None);
         r.on_user_turn("transfer all my money".into(), false, &mut c);
         let call = ToolCall { name: "wire_transfer".into(), arguments: serde_json::json!({}) };
         r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
         r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
         let history = r.history.snapshot();
         assert!(history.iter().all(|m| m.role != Role::Tool), "{history:?}");
-        // No text came from the LLM, so the caller is asked to repeat.
-        assert_eq!(texts(&c.take_pushed()), AgentDefinition::reference().prompts.reprompt);
+        assert!(refused(&mut c));
+    }
+
+    #[tokio::test]
+    async fn a_tool_outside_the_customer_allowlist_is_refused_and_not_offered() {
+        let (mut r, mut c) = started(Some(r#"{"schema_version": 1, "tools": {"allow": ["end_call"]}}"#));
+        assert_eq!(r.offered_tools().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["end_call"]);
+        r.on_user_turn("check order A1".into(), false, &mut c);
+        let call = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A1"}) };
+        r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
+        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+        assert!(r.history.snapshot().iter().all(|m| m.role != Role::Tool));
+        assert!(refused(&mut c));
+    }
+
+    #[tokio::test]
+    async fn the_overlay_greeting_replaces_the_start_line() {
+        let mut r = Responder::new(
+            config(Some(r#"{"schema_version": 2, "prompt": {"greeting": "Welcome to Globex."}}"#)),
+            Arc::new(NoLlm),
+            SharedHistory::default(),
+        );
+        let mut c = ctx();
+        r.process(Frame::Start { sample_rate: 16_000 }, Origin::FromUpstream, &mut c);
+        assert_eq!(texts(&c.take_pushed()), "Welcome to Globex.");
+    }
+
+    #[tokio::test]
+    async fn end_call_moves_to_the_closing_node_which_ends_the_call() {
+        let (mut r, mut c) = started(None);
+        r.on_user_turn("goodbye".into(), false, &mut c);
+        let call = ToolCall { name: "end_call".into(), arguments: serde_json::json!({}) };
+        r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
+        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+        let pushed = c.take_pushed();
+        assert_eq!(texts(&pushed), "Thank you for calling. Goodbye.");
+        assert!(pushed.iter().any(|(_, f)| *f == Frame::EndAfterReply));
+        assert_eq!(r.node, "closing");
+        assert!(r.ended);
     }
 
     #[tokio::test]
     async fn an_llm_error_becomes_a_spoken_apology_and_the_flow_continues() {
-        let mut r = responder();
-        let mut c = ctx();
-        r.process(Frame::Start { sample_rate: 16_000 }, Origin::FromUpstream, &mut c);
-        c.take_pushed();
+        let (mut r, mut c) = started(None);
         r.on_user_turn("what are your hours".into(), false, &mut c);
         r.process(Frame::ServiceError { service: "llm", message: "503".into() }, Origin::Job(JobId(1)), &mut c);
         let pushed = c.take_pushed();
-        assert_eq!(texts(&pushed), AgentDefinition::reference().prompts.llm_error);
+        assert_eq!(texts(&pushed), Settings::default().prompts.llm_error);
         assert!(pushed.iter().any(|(_, f)| matches!(f, Frame::ReplyTextDone { .. })));
-        assert_eq!(r.node, Node::Assist);
+        assert_eq!(r.node, "assist");
     }
 
     #[test]

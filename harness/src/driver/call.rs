@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use voicegate_agent::Session;
-use voicegate_agent::config::AgentDefinition;
+use voicegate_agent::config::{AgentDefinition, EffectiveConfig, merge};
 use voicegate_agent::services::Services;
-use voicegate_agent::telemetry::{CustomerId, SessionId, SessionIds, TraceId};
+use voicegate_agent::telemetry::{CustomerId, SessionId, TraceId};
 use voicegate_agent::transport::CallTransport;
 
 use super::attribution::attribute;
@@ -85,17 +85,16 @@ pub fn render_stem(
     Ok(Stem { text: utterance.text, samples, sample_rate: LINE_RATE, words })
 }
 
-/// The reference agent's definition with the plan's options applied.
-pub fn agent_definition(plan: &CallPlan) -> AgentDefinition {
-    let mut definition = AgentDefinition::reference();
-    definition.interrupt_history = plan.agent.interrupt_history;
+/// The reference agent's settings with the plan's agent options applied.
+pub fn agent_config(plan: &CallPlan) -> EffectiveConfig {
+    let mut config = merge(Arc::new(AgentDefinition::reference()), None).expect("the built-in definition merges");
     if let Some(ms) = plan.agent.end_of_turn_ms {
-        definition.vad.end_of_turn_ms = ms;
+        config.settings.vad.end_of_turn_ms = ms;
     }
     if let Some(ms) = plan.agent.no_input_ms {
-        definition.prompts.no_input_ms = ms;
+        config.settings.prompts.no_input_ms = ms;
     }
-    definition
+    config
 }
 
 /// Run the call the plan describes against the in-process reference agent.
@@ -141,18 +140,16 @@ async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>) -> CallOutcome {
     let responses = tts.responses();
     let services = Services { stt: Arc::new(stt), llm: Arc::new(llm), tts: Arc::new(tts) };
 
-    let definition = Arc::new(agent_definition(plan));
+    let config = Arc::new(agent_config(plan));
     let mut id_rng = Rng::derive(seed, "ids");
-    let ids = SessionIds {
-        trace_id: TraceId::new(format!("{:016x}{:016x}", id_rng.next_u64(), id_rng.next_u64())),
-        session_id: SessionId::new(format!("session-{:016x}", id_rng.next_u64())),
-        customer_id: CustomerId::new("default"),
-        agent_version: definition.version.clone(),
-    };
+    let trace_id = TraceId::new(format!("{:016x}{:016x}", id_rng.next_u64(), id_rng.next_u64()));
+    let session_id = SessionId::new(format!("session-{:016x}", id_rng.next_u64()));
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
     let (to_agent, inbound) = mpsc::unbounded_channel();
     let (outbound, from_agent) = mpsc::unbounded_channel();
-    let session = Session::with_ids(definition, ids, services).observe(events_tx);
+    let session = Session::with_ids(config, trace_id, session_id, CustomerId::new("default"), services)
+        .observe(events_tx)
+        .interrupt_history(plan.agent.interrupt_history);
     let agent = tokio::spawn(session.run(CallTransport { inbound, outbound }));
 
     let noise_sigma = 32768.0 * 10f64.powf(plan.noise_floor_dbfs / 20.0);

@@ -1,0 +1,293 @@
+//! Customer overlays: data, stored per tenant and versioned, merged over the
+//! base definition when a session starts.
+//!
+//! Schema history: 1 — prompt.append, tools.allow, rules, voice, vad,
+//! budgets, guardrails, credentials. 2 — adds prompt.greeting. A schema 1
+//! overlay keeps loading unchanged; a schema 1 overlay that uses a schema 2
+//! field is refused, naming the field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::definition::AgentDefinition;
+use super::secret::Secret;
+use super::settings::BusinessHours;
+
+pub const OVERLAY_SCHEMA: u32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptOverlay {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub append: Option<String>,
+    /// Schema 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsOverlay {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesOverlay {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_limit: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<BusinessHours>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VadOverlay {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_threshold: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_threshold: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_of_turn_ms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_roll_ms: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetsOverlay {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_ms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_ms: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailsOverlay {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redact_pii: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overlay {
+    pub schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptOverlay>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<ToolsOverlay>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RulesOverlay>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vad: Option<VadOverlay>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budgets: Option<BudgetsOverlay>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<GuardrailsOverlay>,
+    /// Serialises as `[redacted]` values: read the stored document to persist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<BTreeMap<String, Secret>>,
+}
+
+/// One problem with an overlay, at a field path such as `vad.end_of_turn_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+fn field(path: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError { path: path.into(), message: message.into() }
+}
+
+fn check_range<T: PartialOrd + std::fmt::Display + Copy>(
+    errors: &mut Vec<FieldError>,
+    path: &str,
+    value: Option<T>,
+    min: T,
+    max: T,
+) {
+    if let Some(v) = value.filter(|v| *v < min || *v > max) {
+        errors.push(field(path, format!("{v} is out of range (expected {min} to {max})")));
+    }
+}
+
+fn valid_clock(text: &str) -> Option<u32> {
+    let (hh, mm) = text.split_once(':')?;
+    let (h, m): (u32, u32) = (hh.parse().ok()?, mm.parse().ok()?);
+    (hh.len() == 2 && mm.len() == 2 && h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+impl Overlay {
+    /// Parse an overlay document; errors name the field path.
+    pub fn parse_json(text: &str) -> Result<Self, Vec<FieldError>> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { "(document)".to_string() } else { path };
+            vec![field(path, e.inner().to_string())]
+        })
+    }
+
+    /// Check values, schema use and tools against `definition`. Every
+    /// problem is reported, not just the first.
+    pub fn validate(&self, definition: &AgentDefinition) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if !(1..=OVERLAY_SCHEMA).contains(&self.schema_version) {
+            errors.push(field(
+                "schema_version",
+                format!("{} is not supported (expected 1 to {OVERLAY_SCHEMA})", self.schema_version),
+            ));
+        }
+        if let Some(prompt) = &self.prompt {
+            if prompt.append.as_ref().is_some_and(|a| a.chars().count() > 2000) {
+                errors.push(field("prompt.append", "is longer than 2000 characters"));
+            }
+            if prompt.greeting.is_some() && self.schema_version < 2 {
+                errors.push(field("prompt.greeting", "needs schema_version 2"));
+            }
+            if prompt.greeting.as_ref().is_some_and(|g| g.trim().is_empty() || g.chars().count() > 500) {
+                errors.push(field("prompt.greeting", "must be 1 to 500 characters"));
+            }
+        }
+        if let Some(allow) = self.tools.as_ref().and_then(|t| t.allow.as_ref()) {
+            for (i, tool) in allow.iter().enumerate() {
+                if definition.tool(tool).is_none() {
+                    errors.push(field(
+                        format!("tools.allow[{i}]"),
+                        format!("{tool:?} is not a tool of {}", definition.id()),
+                    ));
+                }
+            }
+        }
+        if let Some(rules) = &self.rules {
+            check_range(&mut errors, "rules.refund_limit", rules.refund_limit, 0.0, 1_000_000.0);
+            if let Some(hours) = &rules.business_hours {
+                let (open, close) = (valid_clock(&hours.open), valid_clock(&hours.close));
+                if open.is_none() {
+                    errors.push(field(
+                        "rules.business_hours.open",
+                        format!("{:?} is not a time (expected HH:MM)", hours.open),
+                    ));
+                }
+                if close.is_none() {
+                    errors.push(field(
+                        "rules.business_hours.close",
+                        format!("{:?} is not a time (expected HH:MM)", hours.close),
+                    ));
+                }
+                if let (Some(open), Some(close)) = (open, close)
+                    && open >= close
+                {
+                    errors.push(field("rules.business_hours", "open must be before close"));
+                }
+                const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+                for (i, day) in hours.days.iter().enumerate() {
+                    if !DAYS.contains(&day.as_str()) {
+                        errors.push(field(
+                            format!("rules.business_hours.days[{i}]"),
+                            format!("{day:?} is not one of {DAYS:?}"),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(voice) = &self.voice
+            && (voice.is_empty() || voice.len() > 64)
+        {
+            errors.push(field("voice", "must be 1 to 64 characters"));
+        }
+        if let Some(vad) = &self.vad {
+            check_range(&mut errors, "vad.start_threshold", vad.start_threshold, 0.05, 0.99);
+            check_range(&mut errors, "vad.stop_threshold", vad.stop_threshold, 0.01, 0.95);
+            check_range(&mut errors, "vad.start_ms", vad.start_ms, 16, 1000);
+            check_range(&mut errors, "vad.end_of_turn_ms", vad.end_of_turn_ms, 100, 5000);
+            check_range(&mut errors, "vad.pre_roll_ms", vad.pre_roll_ms, 0, 2000);
+            if let (Some(start), Some(stop)) = (vad.start_threshold, vad.stop_threshold)
+                && stop > start
+            {
+                errors.push(field("vad.stop_threshold", "must not be above vad.start_threshold"));
+            }
+        }
+        if let Some(budgets) = &self.budgets {
+            check_range(&mut errors, "budgets.turn_ms", budgets.turn_ms, 100, 30_000);
+            check_range(&mut errors, "budgets.stop_ms", budgets.stop_ms, 20, 10_000);
+        }
+        for (name, value) in self.credentials.iter().flatten() {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+                errors
+                    .push(field(format!("credentials.{name}"), "names are lowercase letters, digits and underscores"));
+            }
+            if value.expose().is_empty() || value.expose().len() > 4096 {
+                errors.push(field(format!("credentials.{name}"), "must be 1 to 4096 bytes"));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition() -> AgentDefinition {
+        AgentDefinition::reference()
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_name_the_path() {
+        let errors = Overlay::parse_json(r#"{"schema_version": 2, "vad": {"end_of_turn": 900}}"#).expect_err("unknown");
+        assert_eq!(errors[0].path, "vad.end_of_turn", "{errors:?}");
+        assert!(errors[0].message.contains("unknown field"), "{errors:?}");
+        let errors = Overlay::parse_json(r#"{"schema_version": 2, "budgets": {"turn_ms": "fast"}}"#).expect_err("type");
+        assert_eq!(errors[0].path, "budgets.turn_ms");
+        assert!(errors[0].message.contains("invalid type"), "{errors:?}");
+    }
+
+    #[test]
+    fn validation_reports_every_problem_by_path() {
+        let overlay = Overlay::parse_json(
+            r#"{"schema_version": 1,
+                "prompt": {"greeting": "Hi there"},
+                "tools": {"allow": ["check_order", "wire_transfer"]},
+                "vad": {"end_of_turn_ms": 20, "start_threshold": 0.3, "stop_threshold": 0.6},
+                "rules": {"refund_limit": -5, "business_hours": {"open": "18:00", "close": "09:00", "days": ["mon", "funday"]}},
+                "credentials": {"CRM-Key": "x"}}"#,
+        )
+        .expect("parses");
+        let errors = overlay.validate(&definition()).expect_err("invalid");
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        for expected in [
+            "prompt.greeting",
+            "tools.allow[1]",
+            "vad.end_of_turn_ms",
+            "vad.stop_threshold",
+            "rules.refund_limit",
+            "rules.business_hours",
+            "rules.business_hours.days[1]",
+            "credentials.CRM-Key",
+        ] {
+            assert!(paths.contains(&expected), "{expected} missing from {errors:?}");
+        }
+    }
+
+    #[test]
+    fn a_schema_1_overlay_still_loads_under_schema_2() {
+        // Written for schema 1, before prompt.greeting existed: kept verbatim.
+        let v1 = r#"{"schema_version": 1, "prompt": {"append": "Mention the 30-day return policy."},
+                     "tools": {"allow": ["check_order"]}, "voice": "verse",
+                     "vad": {"end_of_turn_ms": 900}, "budgets": {"turn_ms": 1500},
+                     "guardrails": {"redact_pii": true}, "rules": {"refund_limit": 50}}"#;
+        let overlay = Overlay::parse_json(v1).expect("a schema 1 overlay parses");
+        overlay.validate(&definition()).expect("and validates");
+        assert_eq!(overlay.prompt.and_then(|p| p.greeting), None);
+    }
+}
