@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod processors;
 pub mod services;
 pub mod session;
+pub mod store;
 pub mod telemetry;
 pub mod transport;
 

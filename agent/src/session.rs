@@ -11,7 +11,7 @@ use crate::history::SharedHistory;
 use crate::pipeline::{Pipeline, Processor};
 use crate::processors::{OutputTransport, Responder, Stt, Tts, UserTurnAggregator, Vad, input_frames};
 use crate::services::{ChatMessage, Services};
-use crate::telemetry::{AgentEvent, CustomerId, EventKind, EventSink, SessionId, SessionIds, TraceId};
+use crate::telemetry::{AgentEvent, EventKind, EventSink, SessionId, SessionIds, TenantId, TraceId};
 use crate::transport::CallTransport;
 
 /// What the session hands over when the call ends.
@@ -31,7 +31,7 @@ pub struct Session {
 
 impl Session {
     /// A session with fresh random trace and session ids.
-    pub fn new(config: Arc<EffectiveConfig>, customer: CustomerId, services: Services) -> Self {
+    pub fn new(config: Arc<EffectiveConfig>, customer: TenantId, services: Services) -> Self {
         Self::with_ids(config, TraceId::random(), SessionId::random(), customer, services)
     }
 
@@ -40,7 +40,7 @@ impl Session {
         config: Arc<EffectiveConfig>,
         trace_id: TraceId,
         session_id: SessionId,
-        customer_id: CustomerId,
+        customer_id: TenantId,
         services: Services,
     ) -> Self {
         let ids = SessionIds {

@@ -45,7 +45,7 @@ id_newtype!(
 );
 id_newtype!(
     /// The customer (tenant) the call belongs to.
-    CustomerId
+    TenantId
 );
 
 impl TraceId {
@@ -65,7 +65,7 @@ impl SessionId {
 pub struct SessionIds {
     pub trace_id: TraceId,
     pub session_id: SessionId,
-    pub customer_id: CustomerId,
+    pub customer_id: TenantId,
     /// `name@version` of the agent definition.
     pub agent_version: String,
     /// The customer overlay's version, if the customer has one.
@@ -207,7 +207,7 @@ pub(crate) fn test_sink() -> EventSink {
     let ids = SessionIds {
         trace_id: TraceId::new("t"),
         session_id: SessionId::new("s"),
-        customer_id: CustomerId::new("c"),
+        customer_id: TenantId::new("c"),
         agent_version: "1".into(),
         overlay_version: None,
     };

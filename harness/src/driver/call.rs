@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use voicegate_agent::Session;
 use voicegate_agent::config::{AgentDefinition, EffectiveConfig, merge};
 use voicegate_agent::services::Services;
-use voicegate_agent::telemetry::{CustomerId, SessionId, TraceId};
+use voicegate_agent::telemetry::{SessionId, TenantId, TraceId};
 use voicegate_agent::transport::CallTransport;
 
 use super::attribution::attribute;
@@ -147,7 +147,7 @@ async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>) -> CallOutcome {
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
     let (to_agent, inbound) = mpsc::unbounded_channel();
     let (outbound, from_agent) = mpsc::unbounded_channel();
-    let session = Session::with_ids(config, trace_id, session_id, CustomerId::new("default"), services)
+    let session = Session::with_ids(config, trace_id, session_id, TenantId::new("default"), services)
         .observe(events_tx)
         .interrupt_history(plan.agent.interrupt_history);
     let agent = tokio::spawn(session.run(CallTransport { inbound, outbound }));
