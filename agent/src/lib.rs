@@ -7,14 +7,17 @@
 //! actually heard, as confirmed by playback marks from the transport.
 
 pub mod config;
+pub mod control;
 pub mod frame;
 pub mod history;
 pub mod pipeline;
 pub mod processors;
+pub mod server;
 pub mod services;
 pub mod session;
 pub mod store;
 pub mod telemetry;
+pub mod tenant;
 pub mod transport;
 
 pub use config::{AgentDefinition, EffectiveConfig};

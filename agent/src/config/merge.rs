@@ -31,11 +31,12 @@ pub enum Source {
 
 pub type Layer = BTreeMap<String, Value>;
 
-/// Dotted paths to leaves. Nulls are kept only if `keep_nulls`.
+/// Dotted paths to leaves. Nulls are kept only if `keep_nulls`; an empty
+/// object sets nothing.
 pub fn flatten(value: &Value, keep_nulls: bool) -> Layer {
     fn walk(prefix: &str, value: &Value, keep_nulls: bool, out: &mut Layer) {
         match value {
-            Value::Object(map) if !map.is_empty() => {
+            Value::Object(map) => {
                 for (key, child) in map {
                     let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
                     walk(&path, child, keep_nulls, out);
@@ -243,6 +244,15 @@ mod tests {
         vad.insert("end_of_turn".into(), serde_json::json!(700));
         let errors = merge(Arc::new(definition), None).expect_err("unknown field");
         assert!(errors[0].path.starts_with("defaults.vad"), "{errors:?}");
+    }
+
+    #[test]
+    fn an_overlay_of_credentials_only_sets_nothing_else() {
+        let o = overlay(r#"{"schema_version": 2, "credentials": {"crm": "x"}, "vad": {}}"#);
+        let config = merge(Arc::new(AgentDefinition::reference()), Some((&o, 1))).expect("merges");
+        let from_overlay: Vec<&String> =
+            config.provenance.iter().filter(|(_, s)| **s == Source::Overlay).map(|(p, _)| p).collect();
+        assert_eq!(from_overlay, ["credentials.crm"]);
     }
 
     #[test]

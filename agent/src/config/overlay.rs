@@ -133,7 +133,13 @@ impl Overlay {
         serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { "(document)".to_string() } else { path };
-            vec![field(path, e.inner().to_string())]
+            // serde quotes the offending value; under credentials that may be a secret.
+            let message = if path.starts_with("credentials") {
+                "must be an object of credential names to strings (the value is not shown)".to_string()
+            } else {
+                e.inner().to_string()
+            };
+            vec![field(path, message)]
         })
     }
 
@@ -250,6 +256,15 @@ mod tests {
         let errors = Overlay::parse_json(r#"{"schema_version": 2, "budgets": {"turn_ms": "fast"}}"#).expect_err("type");
         assert_eq!(errors[0].path, "budgets.turn_ms");
         assert!(errors[0].message.contains("invalid type"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_malformed_credential_is_refused_without_showing_it() {
+        let errors = Overlay::parse_json(r#"{"schema_version": 2, "credentials": "sk-canary-991"}"#).expect_err("type");
+        assert_eq!(errors[0].path, "credentials");
+        assert!(!errors[0].message.contains("canary"), "{errors:?}");
+        let errors = Overlay::parse_json(r#"{"schema_version": 2, "credentials": {"crm": 42}}"#).expect_err("type");
+        assert_eq!(errors[0].path, "credentials.crm");
     }
 
     #[test]

@@ -128,7 +128,7 @@ enum Postgres {
     External(String),
     /// The container lives as long as the server is needed.
     Container {
-        _container: testcontainers::ContainerAsync<testcontainers_modules::postgres::Postgres>,
+        _container: Box<testcontainers::ContainerAsync<testcontainers_modules::postgres::Postgres>>,
         url: String,
     },
     Local(LocalCluster),
@@ -242,7 +242,7 @@ async fn postgres() -> Result<Postgres, Vec<String>> {
         Ok(container) => {
             let port = container.get_host_port_ipv4(5432).await.map_err(|e| vec![e.to_string()])?;
             let url = format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres");
-            return Ok(Postgres::Container { _container: container, url });
+            return Ok(Postgres::Container { _container: Box::new(container), url });
         }
         Err(error) => reasons.push(format!("no Docker engine for testcontainers ({error})")),
     }

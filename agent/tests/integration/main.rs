@@ -1,0 +1,4 @@
+//! The reference agent's integration tests: one binary, one module per area.
+
+mod api;
+mod store;
