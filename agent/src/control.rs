@@ -115,10 +115,21 @@ impl ControlPlane {
     /// Create a session with the tenant's current overlay. Overlay changes
     /// made later apply to later sessions only: the config is fixed here.
     pub async fn create_session(&self, tenant: &TenantId) -> Result<NewSession, ControlError> {
+        self.create_session_with_ids(tenant, TraceId::random(), SessionId::random()).await
+    }
+
+    /// [`ControlPlane::create_session`] with given ids (deterministic runs
+    /// derive them from a seed).
+    pub async fn create_session_with_ids(
+        &self,
+        tenant: &TenantId,
+        trace_id: TraceId,
+        session_id: SessionId,
+    ) -> Result<NewSession, ControlError> {
         let config = Arc::new(self.effective_config(tenant).await?);
         let record = SessionRecord {
-            session_id: SessionId::random(),
-            trace_id: TraceId::random().to_string(),
+            session_id,
+            trace_id: trace_id.to_string(),
             agent_version: config.definition.id(),
             overlay_version: config.overlay_version,
             created_at_ms: now_ms(),

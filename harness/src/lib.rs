@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod checks;
 pub mod cli;
+pub mod deployment;
 pub mod doubles;
 pub mod driver;
 pub mod record;

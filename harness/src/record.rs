@@ -65,8 +65,11 @@ pub enum Event {
         text: String,
         score: f64,
     },
+    /// What the LLM was sent: the system prompt, the tools offered, the last message.
     LlmRequest {
         request: usize,
+        system_prompt: String,
+        tools: Vec<String>,
         last_message: String,
     },
     LlmFirstToken {

@@ -24,7 +24,7 @@ fn run(scenarios: &[Scenario], options: RunOptions) -> Vec<ScenarioResult> {
 }
 
 fn records(results: &[ScenarioResult]) -> Vec<String> {
-    results.iter().map(|r| r.call.as_ref().expect("every scenario made a call").outcome.record.to_jsonl()).collect()
+    results.iter().flat_map(|r| r.calls.iter()).map(|c| c.outcome.record.to_jsonl()).collect()
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn keeping_the_generated_reply_fails_every_barge_in_scenario_naming_the_unheard_
     let broken = run(&selected, RunOptions { keep_generated_reply: true, ..RunOptions::default() });
     for result in &broken {
         assert_eq!(result.status, Status::Failed, "{} must fail", result.scenario.name);
-        let call = result.call.as_ref().expect("the call ran");
+        let call = result.calls.first().expect("the call ran");
         let barge_in = call.report.barge_ins.first().expect("the caller barged in");
         let unheard: Vec<&String> = barge_in.history_words.iter().skip(barge_in.heard_words.len()).collect();
         assert!(!unheard.is_empty(), "history kept more than was heard");
@@ -69,7 +69,7 @@ fn keeping_the_generated_reply_fails_every_barge_in_scenario_naming_the_unheard_
 fn a_call_record_survives_a_json_lines_round_trip() {
     let selected: Vec<Scenario> = scenarios("conversation.feature").into_iter().take(1).collect();
     let results = run(&selected, RunOptions::default());
-    let record = &results[0].call.as_ref().expect("call").outcome.record;
+    let record = &results[0].calls[0].outcome.record;
     let text = record.to_jsonl();
     let parsed = CallRecord::from_jsonl(&text).expect("parses");
     assert_eq!(parsed.to_jsonl(), text);

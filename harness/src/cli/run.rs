@@ -91,12 +91,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     print!("{}", terminal_table(&results));
     let virtual_ms: u64 = results
         .iter()
-        .filter_map(|r| r.call.as_ref())
+        .flat_map(|r| r.calls.iter())
         .map(|c| c.outcome.record.entries.last().map_or(0, |e| e.t_us / 1000))
         .sum();
     println!(
         "{} calls, {:.1} min of call time, in {:.2} s; reports in {}",
-        results.iter().filter(|r| r.call.is_some()).count(),
+        results.iter().map(|r| r.calls.len()).sum::<usize>(),
         virtual_ms as f64 / 60_000.0,
         started.elapsed().as_secs_f64(),
         args.out.display()

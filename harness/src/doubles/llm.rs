@@ -91,8 +91,16 @@ impl LlmService for ScriptedLlm {
     fn complete(&self, request: LlmRequest) -> BoxStream<'static, Result<LlmEvent, ServiceError>> {
         let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
         let last_message = request.messages.last().map(|m| m.content.clone()).unwrap_or_default();
+        let system_prompt = request
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let tools = request.tools.iter().map(|t| t.name.clone()).collect();
         let (recorder, clock) = (self.recorder.clone(), self.clock);
-        recorder.push(clock.now_us(), Event::LlmRequest { request: n, last_message });
+        recorder.push(clock.now_us(), Event::LlmRequest { request: n, system_prompt, tools, last_message });
         let first = self.script.first_token.draw(&mut self.rng.lock().unwrap_or_else(|p| p.into_inner()));
         let gap = Duration::from_secs_f64(1.0 / self.script.tokens_per_second.max(0.1));
         let answer = if self.script.failing_requests.contains(&n) {

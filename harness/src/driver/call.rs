@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use voicegate_agent::Session;
 use voicegate_agent::config::{AgentDefinition, EffectiveConfig, merge};
+use voicegate_agent::control::NewSession;
 use voicegate_agent::services::Services;
 use voicegate_agent::telemetry::{SessionId, TenantId, TraceId};
 use voicegate_agent::transport::CallTransport;
@@ -85,9 +86,13 @@ pub fn render_stem(
     Ok(Stem { text: utterance.text, samples, sample_rate: LINE_RATE, words })
 }
 
-/// The reference agent's settings with the plan's agent options applied.
-pub fn agent_config(plan: &CallPlan) -> EffectiveConfig {
-    let mut config = merge(Arc::new(AgentDefinition::reference()), None).expect("the built-in definition merges");
+/// The settings the call runs with: the session's (a tenant's merged
+/// config) or the built-in agent's, with the plan's agent options applied.
+pub fn agent_config(plan: &CallPlan, session: Option<&NewSession>) -> EffectiveConfig {
+    let mut config = match session {
+        Some(session) => (*session.config).clone(),
+        None => merge(Arc::new(AgentDefinition::reference()), None).expect("the built-in definition merges"),
+    };
     if let Some(ms) = plan.agent.end_of_turn_ms {
         config.settings.vad.end_of_turn_ms = ms;
     }
@@ -97,8 +102,9 @@ pub fn agent_config(plan: &CallPlan) -> EffectiveConfig {
     config
 }
 
-/// Run the call the plan describes against the in-process reference agent.
-pub fn run_call(plan: &CallPlan, corpus: &Corpus) -> Result<CallOutcome, CallError> {
+/// Run the call the plan describes against the in-process reference agent,
+/// as `session` (created by the control plane) if given.
+pub fn run_call(plan: &CallPlan, corpus: &Corpus, session: Option<&NewSession>) -> Result<CallOutcome, CallError> {
     let mut stems = Vec::new();
     for action in &plan.script {
         match action {
@@ -117,10 +123,10 @@ pub fn run_call(plan: &CallPlan, corpus: &Corpus) -> Result<CallOutcome, CallErr
         .start_paused(true)
         .build()
         .map_err(CallError::Runtime)?;
-    Ok(runtime.block_on(call(plan, stems)))
+    Ok(runtime.block_on(call(plan, stems, session)))
 }
 
-async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>) -> CallOutcome {
+async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>, session: Option<&NewSession>) -> CallOutcome {
     let recorder = Recorder::default();
     let clock = CallClock::start();
     let seed = plan.seed;
@@ -140,14 +146,20 @@ async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>) -> CallOutcome {
     let responses = tts.responses();
     let services = Services { stt: Arc::new(stt), llm: Arc::new(llm), tts: Arc::new(tts) };
 
-    let config = Arc::new(agent_config(plan));
+    let config = Arc::new(agent_config(plan, session));
     let mut id_rng = Rng::derive(seed, "ids");
-    let trace_id = TraceId::new(format!("{:016x}{:016x}", id_rng.next_u64(), id_rng.next_u64()));
-    let session_id = SessionId::new(format!("session-{:016x}", id_rng.next_u64()));
+    let (trace_id, session_id) = match session {
+        Some(s) => (TraceId::new(s.record.trace_id.clone()), s.record.session_id.clone()),
+        None => (
+            TraceId::new(format!("{:016x}{:016x}", id_rng.next_u64(), id_rng.next_u64())),
+            SessionId::new(format!("session-{:016x}", id_rng.next_u64())),
+        ),
+    };
+    let tenant = TenantId::new(plan.tenant.clone().unwrap_or_else(|| "default".into()));
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
     let (to_agent, inbound) = mpsc::unbounded_channel();
     let (outbound, from_agent) = mpsc::unbounded_channel();
-    let session = Session::with_ids(config, trace_id, session_id, TenantId::new("default"), services)
+    let session = Session::with_ids(config, trace_id, session_id, tenant, services)
         .observe(events_tx)
         .interrupt_history(plan.agent.interrupt_history);
     let agent = tokio::spawn(session.run(CallTransport { inbound, outbound }));

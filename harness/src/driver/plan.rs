@@ -55,6 +55,8 @@ pub struct AgentOptions {
 pub struct CallPlan {
     pub scenario: String,
     pub seed: u64,
+    /// The tenant placing the call; `None` calls the built-in agent directly.
+    pub tenant: Option<String>,
     pub accent: String,
     pub variant: String,
     pub script: Vec<CallerAction>,
@@ -74,6 +76,7 @@ impl CallPlan {
         Self {
             scenario: scenario.into(),
             seed,
+            tenant: None,
             accent: "en-us".into(),
             variant: "f".into(),
             script: Vec::new(),

@@ -16,13 +16,13 @@ pub(super) fn status_word(status: Status) -> &'static str {
 
 /// (worst turn latency, worst stop latency, barge-in count) of a scenario.
 pub(super) fn latency_columns(result: &ScenarioResult) -> (String, String, usize) {
-    let Some(call) = &result.call else { return ("-".into(), "-".into(), 0) };
     let worst = |values: &mut dyn Iterator<Item = f64>| {
         values.reduce(f64::max).map_or("-".to_string(), |v| format!("{v:.0} ms"))
     };
-    let turn = worst(&mut call.report.turns.iter().filter_map(|t| t.latency_ms));
-    let stop = worst(&mut call.report.barge_ins.iter().map(|b| b.stop_latency_ms));
-    (turn, stop, call.report.barge_ins.len())
+    let reports = || result.calls.iter().map(|c| &c.report);
+    let turn = worst(&mut reports().flat_map(|r| r.turns.iter()).filter_map(|t| t.latency_ms));
+    let stop = worst(&mut reports().flat_map(|r| r.barge_ins.iter()).map(|b| b.stop_latency_ms));
+    (turn, stop, reports().map(|r| r.barge_ins.len()).sum())
 }
 
 pub fn summary_markdown(seed: u64, results: &[ScenarioResult]) -> String {

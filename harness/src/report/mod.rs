@@ -38,8 +38,9 @@ impl Totals {
     }
 }
 
-/// A file-name-safe, readable name for a scenario's call record.
-pub fn record_name(result: &ScenarioResult, index: usize) -> String {
+/// A file-name-safe, readable name for a scenario's call record; the
+/// `call` number is added when a scenario made several calls.
+pub fn record_name(result: &ScenarioResult, index: usize, call: usize) -> String {
     let stem = result.scenario.file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
     let slug: String = result
         .scenario
@@ -51,7 +52,8 @@ pub fn record_name(result: &ScenarioResult, index: usize) -> String {
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    format!("{index:03}-{stem}-{}", slug.chars().take(60).collect::<String>())
+    let name = format!("{index:03}-{stem}-{}", slug.chars().take(60).collect::<String>());
+    if result.calls.len() > 1 { format!("{name}-call{}", call + 1) } else { name }
 }
 
 /// Write every report file under `out`; returns the paths written.
@@ -64,8 +66,8 @@ pub fn write_reports(out: &Path, seed: u64, results: &[ScenarioResult]) -> std::
     std::fs::create_dir_all(&records)?;
     let mut written = Vec::new();
     for (i, result) in results.iter().enumerate() {
-        if let Some(call) = &result.call {
-            let path = out.join("records").join(format!("{}.jsonl", record_name(result, i)));
+        for (c, call) in result.calls.iter().enumerate() {
+            let path = out.join("records").join(format!("{}.jsonl", record_name(result, i, c)));
             std::fs::write(&path, call.outcome.record.to_jsonl())?;
         }
     }

@@ -11,6 +11,8 @@ pub struct ScenarioStep {
     pub keyword: String,
     pub text: String,
     pub line: usize,
+    /// The step's doc string (`"""` block), if any.
+    pub docstring: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +131,7 @@ fn steps_of(steps: &[gherkin::Step]) -> Vec<ScenarioStep> {
             },
             text: s.value.clone(),
             line: s.position.line,
+            docstring: s.docstring.clone(),
         })
         .collect()
 }
@@ -175,7 +178,14 @@ fn expand(
                 let values: Vec<String> = header.iter().zip(row).map(|(h, v)| format!("{h}={v}")).collect();
                 name = format!("{} [{}]", scenario.name, values.join(", "));
             }
-            let steps = steps.iter().map(|s| ScenarioStep { text: substitute(&s.text), ..s.clone() }).collect();
+            let steps = steps
+                .iter()
+                .map(|s| ScenarioStep {
+                    text: substitute(&s.text),
+                    docstring: s.docstring.as_deref().map(substitute),
+                    ..s.clone()
+                })
+                .collect();
             out.push(Scenario {
                 feature: feature.into(),
                 name,

@@ -65,7 +65,8 @@ pub struct ScenarioResult {
     pub seed: u64,
     pub status: Status,
     pub steps: Vec<StepOutcome>,
-    pub call: Option<CompletedCall>,
+    /// Every call the scenario made, in order.
+    pub calls: Vec<CompletedCall>,
     /// Findings no `Then` step declared expected: they fail the scenario.
     pub unexpected: Vec<Finding>,
 }
@@ -146,6 +147,7 @@ fn run_one(scenario: &Scenario, steps: &[Bound<'_>], corpus: &Corpus, options: &
         let (step_status, message) = if status != Status::Passed {
             (StepStatus::Skipped, None)
         } else {
+            world.docstring = step.docstring.clone();
             match (bound.def.run)(&mut world, &bound.args) {
                 Ok(()) => (StepStatus::Passed, None),
                 Err(StepError::Failed(message)) => {
@@ -171,9 +173,14 @@ fn run_one(scenario: &Scenario, steps: &[Bound<'_>], corpus: &Corpus, options: &
         // Every call is checked for truncation, budgets and script problems,
         // whether or not a step asked.
         let expected = world.expected.clone();
-        match world.call() {
-            Ok(call) => {
-                unexpected = call.report.findings.iter().filter(|f| !expected.contains(&f.kind)).cloned().collect();
+        match world.calls() {
+            Ok(calls) => {
+                unexpected = calls
+                    .iter()
+                    .flat_map(|c| c.report.findings.iter())
+                    .filter(|f| !expected.contains(&f.kind))
+                    .cloned()
+                    .collect();
                 if !unexpected.is_empty() {
                     status = Status::Failed;
                 }
@@ -190,7 +197,7 @@ fn run_one(scenario: &Scenario, steps: &[Bound<'_>], corpus: &Corpus, options: &
             }
         }
     }
-    ScenarioResult { scenario: scenario.clone(), seed, status, steps: outcomes, call: world.take_call(), unexpected }
+    ScenarioResult { scenario: scenario.clone(), seed, status, steps: outcomes, calls: world.take_calls(), unexpected }
 }
 
 /// Run the scenarios; `Err` when a step is unknown or ambiguous (nothing
@@ -237,7 +244,12 @@ mod tests {
             file: "scenarios/x.feature".into(),
             line: 3,
             tags: vec![],
-            steps: vec![ScenarioStep { keyword: "When".into(), text: "the caller sings \"hello\"".into(), line: 7 }],
+            steps: vec![ScenarioStep {
+                keyword: "When".into(),
+                text: "the caller sings \"hello\"".into(),
+                line: 7,
+                docstring: None,
+            }],
         };
         let defs = registry();
         let error = bind(&[scenario], &defs).err().expect("unknown step").to_string();

@@ -4,6 +4,7 @@
 
 mod expr;
 mod given;
+mod tenancy;
 mod then;
 mod when;
 
@@ -11,8 +12,11 @@ use std::collections::BTreeSet;
 
 pub use expr::{Arg, Expression};
 
+use voicegate_agent::telemetry::SessionId;
+
 use crate::audio::Corpus;
 use crate::checks::{CallReport, FindingKind, evaluate};
+use crate::deployment::{ApiAnswer, Deployment};
 use crate::driver::{CallOutcome, CallPlan, run_call};
 
 /// Why a step did not pass.
@@ -41,6 +45,7 @@ pub fn registry() -> Vec<StepDef> {
     let mut steps = given::steps();
     steps.extend(when::steps());
     steps.extend(then::steps());
+    steps.extend(tenancy::steps());
     steps
 }
 
@@ -50,44 +55,160 @@ pub struct CompletedCall {
     pub plan: CallPlan,
     pub outcome: CallOutcome,
     pub report: CallReport,
+    /// The control-plane session, for calls placed by a tenant.
+    pub session_id: Option<SessionId>,
 }
 
 /// The state of one scenario; it lives for exactly one scenario.
 pub struct World<'a> {
+    /// The call being described by `Given`/`When` steps.
     pub plan: CallPlan,
     pub corpus: &'a Corpus,
-    call: Option<CompletedCall>,
+    /// `plan` has been run (a new call needs `new_call`).
+    plan_ran: bool,
+    calls: Vec<CompletedCall>,
+    /// Plans started so far: each call's seed is derived from its number.
+    plans_started: u64,
     /// Finding kinds a `Then` step declared expected (they do not fail the scenario).
     pub expected: BTreeSet<FindingKind>,
+    deployment: Option<Deployment>,
+    /// The doc string of the step being run, if it has one.
+    pub docstring: Option<String>,
+    /// The last answer of the agent's API.
+    pub last_answer: Option<ApiAnswer>,
+    /// The outcome of a scenario's attempt to load definitions.
+    pub definitions_load: Option<Result<(), String>>,
 }
 
 impl<'a> World<'a> {
     pub fn new(plan: CallPlan, corpus: &'a Corpus) -> Self {
-        Self { plan, corpus, call: None, expected: BTreeSet::new() }
+        Self {
+            plan,
+            corpus,
+            plan_ran: false,
+            calls: Vec::new(),
+            plans_started: 0,
+            expected: BTreeSet::new(),
+            deployment: None,
+            docstring: None,
+            last_answer: None,
+            definitions_load: None,
+        }
     }
 
-    /// For `Given`/`When` steps: the plan, as long as the call has not run.
+    /// For `Given`/`When` steps: the plan, as long as it has not run.
     pub fn plan_mut(&mut self) -> Result<&mut CallPlan, StepError> {
-        if self.call.is_some() {
+        if self.plan_ran {
             return Err(StepError::Invalid(
-                "this step changes the call, so it must come before the first Then step".into(),
+                "this step changes a call that has already run: put it before the first Then step, \
+                 or start another call with `When tenant \"...\" calls`"
+                    .into(),
             ));
         }
         Ok(&mut self.plan)
     }
 
-    /// The call, run on first use.
-    pub fn call(&mut self) -> Result<&CompletedCall, StepError> {
-        if self.call.is_none() {
-            let outcome = run_call(&self.plan, self.corpus).map_err(|e| StepError::Invalid(e.to_string()))?;
-            let report = evaluate(&outcome.record, &self.plan.budgets);
-            self.call = Some(CompletedCall { plan: self.plan.clone(), outcome, report });
+    /// The scenario's deployment of the agent's control plane, started on first use.
+    pub fn deployment(&mut self) -> Result<&Deployment, StepError> {
+        if self.deployment.is_none() {
+            self.deployment = Some(Deployment::start().map_err(StepError::Invalid)?);
         }
-        Ok(self.call.as_ref().expect("just set"))
+        Ok(self.deployment.as_ref().expect("just started"))
     }
 
-    pub fn take_call(self) -> Option<CompletedCall> {
-        self.call
+    /// Run `plan` (as its tenant's session, if it has a tenant).
+    fn run(&mut self, plan: CallPlan) -> Result<CompletedCall, StepError> {
+        let session = match &plan.tenant {
+            Some(tenant) => Some(self.deployment()?.create_session(tenant, plan.seed).map_err(StepError::Invalid)?),
+            None => None,
+        };
+        let outcome = run_call(&plan, self.corpus, session.as_ref()).map_err(|e| StepError::Invalid(e.to_string()))?;
+        if let (Some(tenant), Some(session)) = (&plan.tenant, &session) {
+            let summary = serde_json::json!({ "scenario": plan.scenario, "seed": plan.seed });
+            self.deployment()?
+                .finish_session(tenant, &session.record.session_id, outcome.record.history(), summary)
+                .map_err(StepError::Invalid)?;
+        }
+        let report = evaluate(&outcome.record, &plan.budgets);
+        Ok(CompletedCall { session_id: session.map(|s| s.record.session_id), plan, outcome, report })
+    }
+
+    /// The latest call, run on first use.
+    pub fn call(&mut self) -> Result<&CompletedCall, StepError> {
+        if !self.plan_ran {
+            self.plan_ran = true;
+            let call = self.run(self.plan.clone())?;
+            self.calls.push(call);
+        }
+        Ok(self.calls.last().expect("a call ran"))
+    }
+
+    /// Every call of the scenario so far (running the pending one).
+    pub fn calls(&mut self) -> Result<&[CompletedCall], StepError> {
+        if !self.plan_ran && !self.plan.script.is_empty() {
+            self.call()?;
+        }
+        Ok(&self.calls)
+    }
+
+    /// Start describing another call, for `tenant`. The service behaviour,
+    /// budgets and agent options carry over; the caller's script does not.
+    pub fn new_call(&mut self, tenant: Option<String>) -> Result<(), StepError> {
+        if !self.plan_ran && !self.plan.script.is_empty() {
+            self.call()?;
+        }
+        self.plan = self.fresh_plan(tenant);
+        self.plan_ran = false;
+        Ok(())
+    }
+
+    /// A plan for another call: the current one's services, budgets and
+    /// agent options, an empty script, and a seed of its own.
+    pub fn fresh_plan(&mut self, tenant: Option<String>) -> CallPlan {
+        self.plans_started += 1;
+        let mut next = self.plan.clone();
+        next.seed = crate::seed::Rng::derive(self.plan.seed, &format!("call-{}", self.plans_started)).next_u64();
+        next.script.clear();
+        next.tenant = tenant;
+        next
+    }
+
+    /// Run several plans at once, each on its own thread and virtual clock;
+    /// sessions are created before and persisted after, in plan order.
+    pub fn run_concurrently(&mut self, plans: Vec<CallPlan>) -> Result<(), StepError> {
+        let mut sessions = Vec::new();
+        for plan in &plans {
+            let tenant =
+                plan.tenant.as_deref().ok_or_else(|| StepError::Invalid("a concurrent call needs a tenant".into()))?;
+            sessions.push(self.deployment()?.create_session(tenant, plan.seed).map_err(StepError::Invalid)?);
+        }
+        let corpus = self.corpus;
+        let outcomes: Vec<Result<CallOutcome, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = plans
+                .iter()
+                .zip(&sessions)
+                .map(|(plan, session)| {
+                    scope.spawn(move || run_call(plan, corpus, Some(session)).map_err(|e| e.to_string()))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a call's thread panicked".into()))).collect()
+        });
+        for ((plan, session), outcome) in plans.into_iter().zip(sessions).zip(outcomes) {
+            let outcome = outcome.map_err(StepError::Invalid)?;
+            let tenant = plan.tenant.clone().expect("checked above");
+            let summary = serde_json::json!({ "scenario": plan.scenario, "seed": plan.seed });
+            self.deployment()?
+                .finish_session(&tenant, &session.record.session_id, outcome.record.history(), summary)
+                .map_err(StepError::Invalid)?;
+            let report = evaluate(&outcome.record, &plan.budgets);
+            self.calls.push(CompletedCall { session_id: Some(session.record.session_id), plan, outcome, report });
+        }
+        self.plan_ran = true;
+        Ok(())
+    }
+
+    pub fn take_calls(self) -> Vec<CompletedCall> {
+        self.calls
     }
 }
 

@@ -1,0 +1,92 @@
+@tenancy
+Feature: Customer overlays
+  Each customer's configuration is an overlay stored as data, versioned, and
+  merged over the immutable agent definition when a call starts; the overlay
+  wins, and every merged value records where it came from.
+
+  Scenario: The overlay wins, and the preview says where each value came from
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "voice": "verse", "vad": {"end_of_turn_ms": 950}}
+      """
+    Then tenant "acme"'s config preview shows "voice" as "verse" from the overlay
+    And tenant "acme"'s config preview shows "vad.end_of_turn_ms" as "950" from the overlay
+    And tenant "acme"'s config preview shows "vad.start_ms" as "96" from the base
+    And tenant "acme"'s config preview shows "guardrails.redact_pii" as "false" from the default
+
+  Scenario: The overlay's end-of-turn silence governs the tenant's calls
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "vad": {"end_of_turn_ms": 1200}}
+      """
+    And the LLM answers "opening hours" with "We are open from nine to five."
+    And a turn latency budget of 3000 ms
+    When tenant "acme" calls
+    And the caller says "what are your opening hours"
+    Then every turn's end-of-turn stage takes at least 1200 ms
+    And the caller hears "we are open from nine to five"
+
+  Scenario: A new overlay version affects new calls only
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "prompt": {"greeting": "Welcome to Acme. How can I help?"}}
+      """
+    When tenant "acme" calls
+    And the caller says "what are your opening hours"
+    And tenant "acme" updates its overlay to:
+      """
+      {"schema_version": 2, "prompt": {"greeting": "Welcome to Acme Plus. How can I help?"}}
+      """
+    And tenant "acme" calls
+    And the caller says "what are your opening hours"
+    Then call 1 heard "welcome to acme how can i help"
+    And call 1 used overlay version 1
+    And call 2 heard "welcome to acme plus how can i help"
+    And call 2 used overlay version 2
+
+  Scenario: Restoring an earlier overlay brings it back for new calls
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "prompt": {"greeting": "Welcome to Acme. How can I help?"}}
+      """
+    And tenant "acme" updates its overlay to:
+      """
+      {"schema_version": 2, "prompt": {"greeting": "Thanks for calling Acme Plus."}}
+      """
+    When tenant "acme" restores overlay version 1
+    Then the answer is version 3, restored from version 1
+    When tenant "acme" calls
+    And the caller says "what are your opening hours"
+    Then call 1 heard "welcome to acme how can i help"
+    And call 1 used overlay version 3
+
+  Scenario: An invalid overlay is rejected with the path of every bad field, and nothing changes
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "voice": "verse"}
+      """
+    When tenant "acme" uploads the overlay:
+      """
+      {"schema_version": 2, "vad": {"end_of_turn_ms": 20}, "tools": {"allow": ["wire_transfer"]}}
+      """
+    Then the upload is rejected naming "vad.end_of_turn_ms"
+    And the upload is rejected naming "tools.allow[0]"
+    And tenant "acme"'s overlay is version 1
+
+  Scenario: An overlay with a field the schema does not know is rejected
+    When tenant "acme" uploads the overlay:
+      """
+      {"schema_version": 2, "vad": {"end_of_turn": 900}}
+      """
+    Then the upload is rejected naming "vad.end_of_turn"
+
+  Scenario: A schema 1 overlay may not use a field schema 2 added
+    When tenant "acme" uploads the overlay:
+      """
+      {"schema_version": 1, "prompt": {"greeting": "Hi"}}
+      """
+    Then the upload is rejected naming "prompt.greeting"
+
+  Scenario: An agent definition edited in place under the same version is refused
+    When the definition "support" version "1.0.0" is edited in place
+    Then loading the definitions is refused naming "support/1.0.0.toml"
