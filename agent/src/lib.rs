@@ -9,6 +9,7 @@
 pub mod config;
 pub mod control;
 pub mod frame;
+pub mod guardrails;
 pub mod history;
 pub mod pipeline;
 pub mod processors;

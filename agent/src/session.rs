@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::{EffectiveConfig, InterruptHistory, Source};
+use crate::guardrails::redact_pii;
 use crate::history::SharedHistory;
 use crate::pipeline::{Pipeline, Processor};
 use crate::processors::{OutputTransport, Responder, Stt, Tts, UserTurnAggregator, Vad, input_frames};
@@ -14,7 +15,8 @@ use crate::services::{ChatMessage, Services};
 use crate::telemetry::{AgentEvent, EventKind, EventSink, SessionId, SessionIds, TenantId, TraceId};
 use crate::transport::CallTransport;
 
-/// What the session hands over when the call ends.
+/// What the session hands over when the call ends: the history to persist
+/// (PII masked if the settings say so).
 #[derive(Debug, Clone)]
 pub struct SessionOutcome {
     pub ids: SessionIds,
@@ -91,14 +93,21 @@ impl Session {
         let settings = &config.settings;
         let stages: Vec<Box<dyn Processor>> = vec![
             Box::new(Vad::new(settings.vad.clone())),
-            Box::new(Stt::new(services.stt.clone(), settings.vad.pre_roll_ms)),
+            Box::new(Stt::new(services.stt.clone(), settings.vad.pre_roll_ms, settings.guardrails.redact_pii)),
             Box::new(UserTurnAggregator::new()),
             Box::new(Responder::new(config.clone(), services.llm.clone(), history.clone())),
             Box::new(Tts::new(services.tts.clone(), settings.output_sample_rate)),
             Box::new(OutputTransport::new(transport.outbound, hangup_tx, history.clone(), self.interrupt_history)),
         ];
         Pipeline::new(stages).run(input_frames(transport.inbound, hangup_rx), events.clone()).await;
-        let history = history.snapshot();
+        let mut history = history.snapshot();
+        // The live conversation kept the raw words (a tool may need them);
+        // what is handed over for persistence is masked when asked.
+        if config.settings.guardrails.redact_pii {
+            for message in &mut history {
+                message.content = redact_pii(&message.content);
+            }
+        }
         events.emit(EventKind::SessionEnded { messages: history.len() });
         SessionOutcome { ids: events.ids().clone(), history }
     }

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 
 use crate::config::{EffectiveConfig, NodeDefinition};
 use crate::frame::{Frame, ToolCall, UtteranceId};
+use crate::guardrails::redact_pii;
 use crate::history::SharedHistory;
 use crate::pipeline::{Context, JobId, JobPolicy, Origin, Processor};
 use crate::services::{ChatMessage, LlmEvent, LlmRequest, LlmService, Role, ToolSpec};
@@ -174,7 +175,8 @@ impl Responder {
         } else {
             self.history.push(Role::User, text.clone());
         }
-        ctx.emit(EventKind::HistoryCommitted { role: "user".into(), text });
+        let logged = if self.config.settings.guardrails.redact_pii { redact_pii(&text) } else { text };
+        ctx.emit(EventKind::HistoryCommitted { role: "user".into(), text: logged });
         let utterance = self.begin_reply(ctx);
         self.reply = Some(Reply {
             utterance,

@@ -1,6 +1,9 @@
 //! Regenerates the speech corpus with libespeak-ng (feature `espeak`).
 //!
-//! Word starts come from espeak's word events; a word ends at the last
+//! espeak keeps state from one synthesis to the next (and cannot be
+//! restarted within a process), so `voicegate corpus generate` speaks every
+//! recording in a process of its own: each depends on its phrase and voice
+//! only. Word starts come from espeak's word events; a word ends at the last
 //! 5 ms window above -40 dB (relative to the phrase's loudest window)
 //! before the next word starts. Audio is resampled from espeak's 22 050 Hz
 //! to the corpus rate and peak-normalised, deterministically.
@@ -11,7 +14,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use super::corpus::{CorpusEntry, CorpusManifest, CorpusWord, MANIFEST_SCHEMA, normalise_text};
-use super::{AudioError, resample, to_f32, to_i16, write_wav};
+use super::{AudioError, resample, to_f32, to_i16};
 use crate::seed::fnv1a;
 
 /// The corpus is stored at the line rate.
@@ -196,47 +199,42 @@ impl Espeak {
     }
 }
 
-/// Read `phrases.txt` (one phrase a line, `#` comments) under `dir`,
-/// speak every phrase in every voice, and write the WAVs and manifest.
-pub fn generate(dir: &Path) -> Result<CorpusManifest, AudioError> {
-    let phrases_path = dir.join("phrases.txt");
-    let file_error = |path: &Path, message: String| AudioError::File { path: path.display().to_string(), message };
-    let text = std::fs::read_to_string(&phrases_path).map_err(|e| file_error(&phrases_path, e.to_string()))?;
-    let phrases: Vec<String> =
-        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(normalise_text).collect();
-    let espeak = Espeak::init().map_err(|e| file_error(&phrases_path, e))?;
-    let mut entries = Vec::new();
-    for &(accent, variant, voice) in VOICES {
-        let folder = dir.join(accent).join(variant);
-        std::fs::create_dir_all(&folder).map_err(|e| file_error(&folder, e.to_string()))?;
-        for phrase in &phrases {
-            let (samples, words) =
-                espeak.phrase(phrase, voice).map_err(|e| file_error(&phrases_path, format!("{phrase:?}: {e}")))?;
-            let id = format!("{}-{:08x}", slug(phrase), fnv1a(phrase.as_bytes()) as u32);
-            let file = format!("{accent}/{variant}/{id}.wav");
-            write_wav(&dir.join(&file), &samples, CORPUS_RATE)?;
-            entries.push(CorpusEntry {
-                id: format!("{accent}/{variant}/{id}"),
-                text: phrase.clone(),
-                accent: accent.into(),
-                variant: variant.into(),
-                voice: voice.into(),
-                file,
-                samples: samples.len(),
-                words,
-            });
-        }
+/// The phrases of `dir/phrases.txt` (one a line, `#` comments), normalised.
+pub fn read_phrases(dir: &Path) -> Result<Vec<String>, AudioError> {
+    let path = dir.join("phrases.txt");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| AudioError::File { path: path.display().to_string(), message: e.to_string() })?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(normalise_text).collect())
+}
+
+/// The manifest entry of `phrase` in `voice`, without its audio facts.
+pub fn entry_for(phrase: &str, accent: &str, variant: &str, voice: &str) -> CorpusEntry {
+    let id = format!("{}-{:08x}", slug(phrase), fnv1a(phrase.as_bytes()) as u32);
+    CorpusEntry {
+        id: format!("{accent}/{variant}/{id}"),
+        text: phrase.to_string(),
+        accent: accent.into(),
+        variant: variant.into(),
+        voice: voice.into(),
+        file: format!("{accent}/{variant}/{id}.wav"),
+        samples: 0,
+        words: Vec::new(),
     }
+}
+
+/// Write the manifest of `entries`.
+pub fn write_manifest(dir: &Path, generator: String, entries: Vec<CorpusEntry>) -> Result<CorpusManifest, AudioError> {
     let manifest = CorpusManifest {
         schema_version: MANIFEST_SCHEMA,
-        generator: espeak.version(),
+        generator,
         sample_rate: CORPUS_RATE,
         words_per_minute: WORDS_PER_MINUTE,
         entries,
     };
     let path = dir.join("manifest.json");
-    let json = serde_json::to_string_pretty(&manifest).map_err(|e| file_error(&path, e.to_string()))?;
-    std::fs::write(&path, json + "\n").map_err(|e| file_error(&path, e.to_string()))?;
+    let error = |message: String| AudioError::File { path: path.display().to_string(), message };
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| error(e.to_string()))?;
+    std::fs::write(&path, json + "\n").map_err(|e| error(e.to_string()))?;
     Ok(manifest)
 }
 

@@ -19,11 +19,22 @@ pub enum CorpusAction {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Speak one recording (run by `generate`, one process per recording).
+    #[command(hide = true)]
+    Speak {
+        #[arg(long)]
+        voice: String,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        wav: PathBuf,
+    },
 }
 
 pub fn run(action: CorpusAction) -> anyhow::Result<u8> {
     match action {
         CorpusAction::Generate { dir } => generate(dir.unwrap_or_else(Corpus::default_dir)),
+        CorpusAction::Speak { voice, text, wav } => speak(&voice, &text, &wav),
         CorpusAction::List { dir } => {
             let corpus = Corpus::load(&dir.unwrap_or_else(Corpus::default_dir))?;
             let manifest = corpus.manifest();
@@ -37,17 +48,71 @@ pub fn run(action: CorpusAction) -> anyhow::Result<u8> {
     }
 }
 
+/// One recording: the WAV at `wav`, and `{"generator", "words"}` on stdout.
+#[cfg(feature = "espeak")]
+fn speak(voice: &str, text: &str, wav: &std::path::Path) -> anyhow::Result<u8> {
+    let espeak = crate::audio::espeak::Espeak::init().map_err(anyhow::Error::msg)?;
+    let (samples, words) = espeak.phrase(text, voice).map_err(|e| anyhow::anyhow!("{text:?} in {voice}: {e}"))?;
+    crate::audio::write_wav(wav, &samples, crate::audio::espeak::CORPUS_RATE)?;
+    println!("{}", serde_json::json!({ "generator": espeak.version(), "samples": samples.len(), "words": words }));
+    Ok(0)
+}
+
+/// Every phrase in every voice, each spoken by a process of its own (espeak
+/// carries state between syntheses), so a recording depends on its phrase
+/// and voice only.
 #[cfg(feature = "espeak")]
 fn generate(dir: PathBuf) -> anyhow::Result<u8> {
-    let manifest = crate::audio::espeak::generate(&dir)?;
+    use crate::audio::CorpusWord;
+    use crate::audio::espeak::{VOICES, entry_for, read_phrases, write_manifest};
+    let phrases = read_phrases(&dir)?;
+    let exe = std::env::current_exe()?;
+    let mut entries = Vec::new();
+    let mut generator = String::new();
+    for &(accent, variant, voice) in VOICES {
+        std::fs::create_dir_all(dir.join(accent).join(variant))?;
+        for phrase in &phrases {
+            let mut entry = entry_for(phrase, accent, variant, voice);
+            let wav = dir.join(&entry.file);
+            let mut child = std::process::Command::new(&exe)
+                .args(["corpus", "speak", "--voice", voice, "--text", phrase, "--wav"])
+                .arg(&wav)
+                .stdout(std::process::Stdio::piped())
+                .spawn()?;
+            let started = std::time::Instant::now();
+            while child.try_wait()?.is_none() {
+                if started.elapsed() > std::time::Duration::from_secs(60) {
+                    let _ = child.kill();
+                    anyhow::bail!("speaking {phrase:?} in {voice} took over a minute; stopped");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let output = child.wait_with_output()?;
+            if !output.status.success() {
+                anyhow::bail!("speaking {phrase:?} in {voice} failed");
+            }
+            let spoken: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+            generator = spoken["generator"].as_str().unwrap_or_default().to_string();
+            entry.samples = spoken["samples"].as_u64().unwrap_or_default() as usize;
+            entry.words = serde_json::from_value::<Vec<CorpusWord>>(spoken["words"].clone())?;
+            entries.push(entry);
+        }
+    }
+    let manifest = write_manifest(&dir, generator, entries)?;
     println!("wrote {} recordings with {} to {}", manifest.entries.len(), manifest.generator, dir.display());
     Ok(0)
 }
 
 #[cfg(not(feature = "espeak"))]
+const NO_ESPEAK: &str = "this build has no espeak-ng support; install libespeak-ng-dev and run \
+     `cargo run --release -p voicegate --features espeak -- corpus generate`";
+
+#[cfg(not(feature = "espeak"))]
 fn generate(_dir: PathBuf) -> anyhow::Result<u8> {
-    anyhow::bail!(
-        "this build has no espeak-ng support; install libespeak-ng-dev and run \
-         `cargo run --release -p voicegate --features espeak -- corpus generate`"
-    )
+    anyhow::bail!(NO_ESPEAK)
+}
+
+#[cfg(not(feature = "espeak"))]
+fn speak(_voice: &str, _text: &str, _wav: &std::path::Path) -> anyhow::Result<u8> {
+    anyhow::bail!(NO_ESPEAK)
 }
