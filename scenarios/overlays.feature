@@ -90,3 +90,37 @@ Feature: Customer overlays
   Scenario: An agent definition edited in place under the same version is refused
     When the definition "support" version "1.0.0" is edited in place
     Then loading the definitions is refused naming "support/1.0.0.toml"
+
+  Scenario: With PII redaction on, a spoken card number is masked in stored history and logs
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "guardrails": {"redact_pii": true}}
+      """
+    And tenant "globex" has an overlay:
+      """
+      {"schema_version": 2, "guardrails": {"redact_pii": false}}
+      """
+    And the LLM answers "card number" with "Thank you, I have noted it."
+    When tenant "acme" calls
+    And the caller says "my card number is four one one one two two two two"
+    And tenant "globex" calls
+    And the caller says "my card number is four one one one two two two two"
+    Then tenant "acme"'s stored history and agent logs never contain "four one one one"
+    And tenant "acme"'s stored history and agent logs contain "my card number is [number]"
+    And tenant "globex"'s stored history and agent logs contain "four one one one"
+    And call 1 heard "thank you i have noted it"
+
+  Scenario: A credential is used by the agent but never shown
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "credentials": {"crm_api_key": "sk-CANARY-SECRET-5150"}}
+      """
+    And the LLM answers "opening hours" with "We are open from nine to five."
+    When tenant "acme" calls
+    And the caller says "what are your opening hours"
+    And tenant "acme" reads its overlay
+    Then the answer contains "[redacted]"
+    And the answer does not show tenant "acme"'s credential "crm_api_key"
+    And tenant "acme"'s config preview shows "credentials.crm_api_key" as "[redacted]" from the overlay
+    And the answer does not show tenant "acme"'s credential "crm_api_key"
+    And no record, history or agent log of tenant "acme" shows its credential "crm_api_key"

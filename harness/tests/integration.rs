@@ -156,3 +156,21 @@ fn unknown_steps_and_missing_phrases_name_the_file_and_line() {
         "{message}"
     );
 }
+
+#[test]
+fn a_credential_canary_appears_in_no_report_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let feature = root().join("scenarios").join("overlays.feature");
+    let canary = "sk-CANARY-SECRET-5150";
+    assert!(std::fs::read_to_string(&feature).expect("feature").contains(canary), "the scenario uploads the canary");
+    let code = cli(&["run", "--scenarios", feature.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(code, 0);
+    let mut files = vec![out.join("report.json"), out.join("junit.xml"), out.join("summary.md")];
+    files.extend(std::fs::read_dir(out.join("records")).expect("records").map(|e| e.expect("entry").path()));
+    assert!(files.len() > 3);
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("report file");
+        assert!(!text.contains(canary), "{} shows the secret", file.display());
+    }
+}

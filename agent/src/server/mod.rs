@@ -5,17 +5,19 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::config::FieldError;
 use crate::control::{ControlError, ControlPlane};
-use crate::telemetry::{SessionId, TenantId};
+use crate::telemetry::{SessionId, TenantId, TraceId};
 use crate::tenant::{AuthError, TokenKeys};
 
 #[derive(Clone)]
@@ -84,11 +86,18 @@ impl FromRequestParts<AppState> for Tenant {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        state.keys.verify_header(header).map(Tenant).map_err(|error| {
-            state.control.metrics().auth_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(target: "auth", reason = %error, path = %parts.uri.path(), "request refused");
-            ApiError::Unauthorized(error)
-        })
+        state
+            .keys
+            .verify_header(header)
+            .map(|tenant| {
+                tracing::Span::current().record("customer_id", tenant.as_str());
+                Tenant(tenant)
+            })
+            .map_err(|error| {
+                state.control.metrics().auth_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(target: "auth", reason = %error, path = %parts.uri.path(), "request refused");
+                ApiError::Unauthorized(error)
+            })
     }
 }
 
@@ -102,7 +111,38 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/overlay/versions", get(overlay_versions))
         .route("/v1/overlay/versions/{n}/restore", post(restore_overlay))
         .route("/v1/config/preview", get(preview))
+        .layer(from_fn(trace_requests))
         .with_state(state)
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<trace>-<span>-<flags>`).
+fn trace_id_of(request: &Request) -> Option<TraceId> {
+    let header = request.headers().get("traceparent")?.to_str().ok()?;
+    let trace = header.split('-').nth(1)?;
+    (trace.len() == 32 && trace.chars().all(|c| c.is_ascii_hexdigit()) && trace != "0".repeat(32))
+        .then(|| TraceId::new(trace.to_ascii_lowercase()))
+}
+
+/// Every request runs in a span carrying its trace id and, once known, the
+/// customer, session, agent and overlay versions, so every log line of the
+/// request has them. The trace id is echoed in `x-trace-id`.
+async fn trace_requests(request: Request, next: Next) -> Response {
+    let trace_id = trace_id_of(&request).unwrap_or_else(TraceId::random);
+    let span = tracing::info_span!(
+        "request",
+        trace_id = %trace_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        customer_id = tracing::field::Empty,
+        session_id = tracing::field::Empty,
+        agent_version = tracing::field::Empty,
+        overlay_version = tracing::field::Empty,
+    );
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(trace_id.as_str()) {
+        response.headers_mut().insert("x-trace-id", value);
+    }
+    response
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -111,6 +151,12 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn create_session(State(state): State<AppState>, Tenant(tenant): Tenant) -> Result<impl IntoResponse, ApiError> {
     let session = state.control.create_session(&tenant).await?;
+    let span = tracing::Span::current();
+    span.record("session_id", session.record.session_id.as_str());
+    span.record("agent_version", session.record.agent_version.as_str());
+    if let Some(version) = session.record.overlay_version {
+        span.record("overlay_version", version);
+    }
     let body = json!({
         "session_id": session.record.session_id,
         "trace_id": session.record.trace_id,

@@ -233,5 +233,27 @@ async fn secrets_never_appear_in_responses_previews_errors_or_logs() {
     let logged = logs().text();
     assert!(logged.contains("session created with merged config"), "logs were captured: {logged}");
     assert!(!logged.contains("canary"), "a secret leaked into the logs: {logged}");
+    // Every line the control plane logged for a request carries its context.
+    for line in logged.lines().filter(|l| l.contains("\"target\":\"voicegate_agent::control\"")) {
+        let line: Value = serde_json::from_str(line).expect("a JSON log line");
+        assert!(line["span"]["trace_id"].as_str().is_some_and(|t| t.len() == 32), "{line}");
+        assert!(line["span"]["customer_id"].is_string(), "{line}");
+    }
     assert_eq!(config.settings.credentials["crm_api_key"].expose(), CANARY_SECRET, "the session can still use it");
+}
+
+#[tokio::test]
+async fn a_w3c_traceparent_sets_the_trace_id_and_is_echoed() {
+    let api = Api::new().await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let request = Request::builder()
+        .uri("/healthz")
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .body(Body::empty())
+        .expect("request");
+    let response = router(api.state.clone()).oneshot(request).await.expect("response");
+    assert_eq!(response.headers()["x-trace-id"], trace);
+    let request = Request::builder().uri("/healthz").body(Body::empty()).expect("request");
+    let response = router(api.state.clone()).oneshot(request).await.expect("response");
+    assert_eq!(response.headers()["x-trace-id"].len(), 32, "a fresh trace id otherwise");
 }

@@ -67,11 +67,13 @@ unsafe extern "C" {
     fn espeak_Info(path_data: *mut *const c_char) -> *const c_char;
 }
 
+/// A word event: (character position, 1-based; length in characters; audio position in ms).
+type WordEvent = (usize, usize, usize);
+
 /// What the callback collects; espeak's state is global, so is this.
 struct Capture {
     samples: Vec<i16>,
-    /// (character position, 1-based; length in characters; audio position in ms)
-    words: Vec<(usize, usize, usize)>,
+    words: Vec<WordEvent>,
 }
 
 static CAPTURE: Mutex<Capture> = Mutex::new(Capture { samples: Vec::new(), words: Vec::new() });
@@ -128,7 +130,7 @@ impl Espeak {
     }
 
     /// Speak `text` with `voice`: (samples at espeak's rate, word events).
-    fn speak(&self, text: &str, voice: &str) -> Result<(Vec<i16>, Vec<(usize, usize, usize)>), String> {
+    fn speak(&self, text: &str, voice: &str) -> Result<(Vec<i16>, Vec<WordEvent>), String> {
         let voice_c = CString::new(voice).map_err(|e| e.to_string())?;
         let text_c = CString::new(text).map_err(|e| e.to_string())?;
         {

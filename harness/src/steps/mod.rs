@@ -78,6 +78,9 @@ pub struct World<'a> {
     pub last_answer: Option<ApiAnswer>,
     /// The outcome of a scenario's attempt to load definitions.
     pub definitions_load: Option<Result<(), String>>,
+    /// Credential values from overlays the scenario uploaded, by (tenant,
+    /// name), so steps can check for them without writing them out.
+    pub credentials: std::collections::BTreeMap<(String, String), String>,
 }
 
 impl<'a> World<'a> {
@@ -93,6 +96,7 @@ impl<'a> World<'a> {
             docstring: None,
             last_answer: None,
             definitions_load: None,
+            credentials: std::collections::BTreeMap::new(),
         }
     }
 

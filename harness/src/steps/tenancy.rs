@@ -41,6 +41,15 @@ fn token_for(w: &mut World<'_>, tenant: &str) -> Result<String, StepError> {
 }
 
 fn put_overlay(w: &mut World<'_>, tenant: &str, document: &str) -> Result<ApiAnswer, StepError> {
+    if let Ok(Value::Object(overlay)) = serde_json::from_str::<Value>(document)
+        && let Some(Value::Object(credentials)) = overlay.get("credentials")
+    {
+        for (name, value) in credentials {
+            if let Value::String(value) = value {
+                w.credentials.insert((tenant.to_string(), name.clone()), value.clone());
+            }
+        }
+    }
     let token = token_for(w, tenant)?;
     api_as(w, Method::PUT, "/v1/overlay", &token, Some(document))
 }
@@ -404,6 +413,79 @@ fn tenant_never_contains(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     Ok(())
 }
 
+/// The stored history of every call `tenant` made, and the agent's own
+/// events (its log lines) from those calls, as one lower-case text.
+fn agent_output(w: &mut World<'_>, tenant: &str) -> Result<String, StepError> {
+    let calls: Vec<(Vec<String>, Option<String>)> = tenant_calls(w, tenant)?
+        .iter()
+        .map(|c| {
+            let events = c
+                .outcome
+                .record
+                .events()
+                .filter_map(|(_, e)| match e {
+                    Event::Agent(a) => serde_json::to_string(a).ok(),
+                    _ => None,
+                })
+                .collect();
+            (events, c.session_id.as_ref().map(ToString::to_string))
+        })
+        .collect();
+    let token = token_for(w, tenant)?;
+    let mut text = String::new();
+    for (events, session) in calls {
+        text.push_str(&events.join("\n"));
+        if let Some(session) = session {
+            let answer = api_as(w, Method::GET, &format!("/v1/sessions/{session}/history"), &token, None)?;
+            text.push_str(&answer.body.to_string());
+        }
+    }
+    Ok(text.to_lowercase())
+}
+
+fn agent_output_lacks(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (tenant, unwanted) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?.to_lowercase());
+    if agent_output(w, &tenant)?.contains(&unwanted) {
+        fail(format!("tenant {tenant:?}'s stored history or agent logs hold {unwanted:?}"))
+    } else {
+        Ok(())
+    }
+}
+
+fn agent_output_has(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (tenant, wanted) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?.to_lowercase());
+    if agent_output(w, &tenant)?.contains(&wanted) {
+        Ok(())
+    } else {
+        fail(format!("tenant {tenant:?}'s stored history and agent logs lack {wanted:?}"))
+    }
+}
+
+fn credential(w: &World<'_>, tenant: &str, name: &str) -> Result<String, StepError> {
+    w.credentials.get(&(tenant.to_string(), name.to_string())).cloned().ok_or_else(|| {
+        StepError::Invalid(format!("tenant {tenant:?} uploaded no credential {name:?} in this scenario"))
+    })
+}
+
+fn answer_hides_credential(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let secret = credential(w, str_arg(args, 0)?, str_arg(args, 1)?)?;
+    let answer = last_answer(w)?;
+    if answer.body.to_string().contains(&secret) { fail("the answer shows the credential") } else { Ok(()) }
+}
+
+fn records_hide_credential(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (tenant, name) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?);
+    let secret = credential(w, &tenant, name)?;
+    let records: Vec<String> = tenant_calls(w, &tenant)?.iter().map(|c| c.outcome.record.to_jsonl()).collect();
+    if records.iter().any(|r| r.contains(&secret)) {
+        return fail(format!("a call record of tenant {tenant:?} shows its credential {name:?}"));
+    }
+    if agent_output(w, &tenant)?.contains(&secret.to_lowercase()) {
+        return fail(format!("tenant {tenant:?}'s stored history or agent logs show its credential {name:?}"));
+    }
+    Ok(())
+}
+
 fn offered_only(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let (tenant, tool) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?.to_string());
     for call in tenant_calls(w, &tenant)? {
@@ -459,6 +541,13 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("tenant {string}'s records contain {string}", tenant_records_contain),
         def("tenant {string}'s records and history never contain {string}", tenant_never_contains),
         def("tenant {string}'s calls were offered only the tool {string}", offered_only),
+        def("tenant {string}'s stored history and agent logs never contain {string}", agent_output_lacks),
+        def("tenant {string}'s stored history and agent logs contain {string}", agent_output_has),
+        def("the answer does not show tenant {string}'s credential {string}", answer_hides_credential),
+        def(
+            "no record, history or agent log of tenant {string} shows its credential {string}",
+            records_hide_credential,
+        ),
         def("loading the definitions is refused naming {string}", definitions_refused),
     ]
 }
