@@ -124,3 +124,26 @@ Feature: Customer overlays
     And tenant "acme"'s config preview shows "credentials.crm_api_key" as "[redacted]" from the overlay
     And the answer does not show tenant "acme"'s credential "crm_api_key"
     And no record, history or agent log of tenant "acme" shows its credential "crm_api_key"
+
+  Scenario: The tenant's refund limit is enforced in code, whatever the LLM proposes
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "rules": {"refund_limit": 50}}
+      """
+    And the LLM answers "refund" by refunding 80 on order "A123" and then says "Your refund is on its way: {result}."
+    When tenant "acme" calls
+    And the caller says "what is the status of my refund"
+    Then the agent refuses the tool issue_refund
+    And the caller does not hear "your refund is on its way"
+    And the caller hears "sorry i did not catch that"
+
+  Scenario: A refund within the tenant's limit goes through
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "rules": {"refund_limit": 50}}
+      """
+    And the LLM answers "refund" by refunding 30 on order "A123" and then says "Your refund is on its way: {result}."
+    When tenant "acme" calls
+    And the caller says "what is the status of my refund"
+    Then the agent runs issue_refund
+    And the caller hears "a refund of 30.00 was issued for order A123"

@@ -137,7 +137,7 @@ impl AgentDefinition {
 
     /// The built-in support agent, compiled into the binary.
     pub fn reference() -> Self {
-        Self::parse(include_str!("../../definitions/support/1.0.0.toml"), "definitions/support/1.0.0.toml")
+        Self::parse(include_str!("../../definitions/support/1.1.0.toml"), "definitions/support/1.1.0.toml")
             .expect("the built-in definition is valid (a unit test checks it)")
     }
 
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn the_built_in_definition_is_valid() {
         let definition = AgentDefinition::reference();
-        assert_eq!(definition.id(), "support@1.0.0");
+        assert_eq!(definition.id(), "support@1.1.0");
         assert_eq!(definition.content_hash.len(), 64);
         assert!(definition.node(&definition.flow.start).is_some());
     }

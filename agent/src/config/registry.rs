@@ -217,16 +217,16 @@ mod tests {
         copy_definitions(dir.path());
         let text = std::fs::read_to_string(dir.path().join("support/1.0.0.toml"))
             .expect("read")
-            .replace("version = \"1.0.0\"", "version = \"1.1.0\"")
+            .replace("version = \"1.0.0\"", "version = \"1.2.0\"")
             .replace("end_of_turn_ms = 700", "end_of_turn_ms = 600");
-        std::fs::write(dir.path().join("support/1.1.0.toml"), text).expect("write");
+        std::fs::write(dir.path().join("support/1.2.0.toml"), text).expect("write");
         let registry = DefinitionRegistry::load(dir.path()).expect("loads");
         assert_eq!(registry.latest("support").expect("latest").version, "1.0.0", "drafts are not latest");
-        assert!(registry.get("support", "1.1.0").is_some() && registry.get("support", "1.0.0").is_some());
+        assert!(registry.get("support", "1.2.0").is_some() && registry.get("support", "1.0.0").is_some());
         let added = release(dir.path()).expect("releases");
-        assert_eq!(added.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["1.1.0"]);
+        assert_eq!(added.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["1.2.0"]);
         let registry = DefinitionRegistry::load(dir.path()).expect("loads");
-        assert_eq!(registry.latest("support").expect("latest").version, "1.1.0");
+        assert_eq!(registry.latest("support").expect("latest").version, "1.2.0");
     }
 
     #[test]

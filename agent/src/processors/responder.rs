@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use crate::config::{EffectiveConfig, NodeDefinition};
+use crate::config::{EffectiveConfig, NodeDefinition, Settings};
 use crate::frame::{Frame, ToolCall, UtteranceId};
 use crate::guardrails::redact_pii;
 use crate::history::SharedHistory;
@@ -216,7 +216,7 @@ impl Responder {
             ctx.emit(EventKind::ToolRefused { name: call.name, reason: "tool round limit reached".into() });
             return;
         }
-        match run_tool(&call) {
+        match run_tool(&call, &self.config.settings) {
             Ok(ToolOutcome::Result(result)) => {
                 reply.tool_rounds += 1;
                 reply.follow_up = true;
@@ -341,21 +341,42 @@ enum ToolOutcome {
     EndCall,
 }
 
-/// The tools themselves: deterministic business logic in code.
-fn run_tool(call: &ToolCall) -> Result<ToolOutcome, String> {
+fn order_id(call: &ToolCall) -> Result<&str, String> {
+    let order_id = call
+        .arguments
+        .get("order_id")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| format!("{} needs a string argument `order_id`", call.name))?;
+    if order_id.is_empty() || !order_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("order id {order_id:?} is not an order number"));
+    }
+    Ok(order_id)
+}
+
+/// The tools themselves: deterministic business logic in code, with the
+/// customer's business rules applied here, whatever the LLM asked for.
+fn run_tool(call: &ToolCall, settings: &Settings) -> Result<ToolOutcome, String> {
     match call.name.as_str() {
         "check_order" => {
-            let order_id = call
-                .arguments
-                .get("order_id")
-                .and_then(serde_json::Value::as_str)
-                .ok_or_else(|| "check_order needs a string argument `order_id`".to_string())?;
-            if order_id.is_empty() || !order_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(format!("order id {order_id:?} is not an order number"));
-            }
+            let order_id = order_id(call)?;
             let digits: u32 = order_id.chars().filter_map(|c| c.to_digit(10)).sum();
             let status = ["is being packed", "has shipped", "was delivered"][(digits % 3) as usize];
             Ok(ToolOutcome::Result(format!("order {order_id} {status}")))
+        }
+        "issue_refund" => {
+            let order_id = order_id(call)?;
+            let amount = call
+                .arguments
+                .get("amount")
+                .and_then(serde_json::Value::as_f64)
+                .filter(|a| a.is_finite() && *a > 0.0)
+                .ok_or_else(|| "issue_refund needs a positive number `amount`".to_string())?;
+            match settings.rules.refund_limit {
+                Some(limit) if amount > limit => {
+                    Err(format!("a refund of {amount} is over the customer's refund limit of {limit}"))
+                }
+                _ => Ok(ToolOutcome::Result(format!("a refund of {amount:.2} was issued for order {order_id}"))),
+            }
         }
         "end_call" => Ok(ToolOutcome::EndCall),
         other => Err(format!("no implementation for tool {other:?}")),
@@ -487,9 +508,25 @@ mod tests {
 
     #[test]
     fn check_order_validates_its_argument_in_code() {
+        let settings = Settings::default();
         let bad = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "1; drop"}) };
-        assert!(run_tool(&bad).is_err());
+        assert!(run_tool(&bad, &settings).is_err());
         let good = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A123"}) };
-        assert!(matches!(run_tool(&good), Ok(ToolOutcome::Result(r)) if r == "order A123 is being packed"));
+        assert!(matches!(run_tool(&good, &settings), Ok(ToolOutcome::Result(r)) if r == "order A123 is being packed"));
+    }
+
+    #[test]
+    fn refunds_over_the_customer_limit_are_refused_in_code() {
+        let mut settings = Settings::default();
+        let refund = |amount: f64| ToolCall {
+            name: "issue_refund".into(),
+            arguments: serde_json::json!({"order_id": "A1", "amount": amount}),
+        };
+        assert!(matches!(run_tool(&refund(500.0), &settings), Ok(ToolOutcome::Result(_))), "no limit set");
+        settings.rules.refund_limit = Some(50.0);
+        assert!(matches!(run_tool(&refund(50.0), &settings), Ok(ToolOutcome::Result(_))));
+        let refused = run_tool(&refund(80.0), &settings).err().expect("over the limit");
+        assert!(refused.contains("refund limit of 50"), "{refused}");
+        assert!(run_tool(&refund(-5.0), &settings).is_err());
     }
 }

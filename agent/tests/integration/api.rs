@@ -108,7 +108,7 @@ async fn overlay_precedence_provenance_and_versions() {
     let (status, first) = api.call(Method::POST, "/v1/sessions", Some(&acme), None).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(first["overlay_version"], json!(1));
-    assert_eq!(first["agent_version"], json!("support@1.0.0"));
+    assert_eq!(first["agent_version"], json!(AgentDefinition::reference().id()));
     api.call(Method::PUT, "/v1/overlay", Some(&acme), Some(r#"{"schema_version": 2, "voice": "alloy"}"#)).await;
     let (_, second) = api.call(Method::POST, "/v1/sessions", Some(&acme), None).await;
     assert_eq!(second["overlay_version"], json!(2));

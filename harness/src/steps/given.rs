@@ -49,6 +49,15 @@ fn llm_tool_for_order(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     Ok(())
 }
 
+fn llm_refund(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let amount = super::float_arg(args, 1)?;
+    let arguments = serde_json::json!({ "order_id": str_arg(args, 2)?, "amount": amount });
+    let tool = ToolCall { name: "issue_refund".into(), arguments };
+    let rule = LlmRule { trigger: str_arg(args, 0)?.into(), reply: str_arg(args, 3)?.into(), tool: Some(tool) };
+    w.plan_mut()?.llm.rules.push(rule);
+    Ok(())
+}
+
 fn llm_tool_only(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let tool = ToolCall { name: str_arg(args, 1)?.into(), arguments: serde_json::json!({}) };
     let rule = LlmRule { trigger: str_arg(args, 0)?.into(), reply: String::new(), tool: Some(tool) };
@@ -125,6 +134,7 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("the LLM answers anything else with {string}", llm_default),
         def("the LLM answers {string} by calling {word} for order {string} and then says {string}", llm_tool_for_order),
         def("the LLM answers {string} by calling {word}", llm_tool_only),
+        def("the LLM answers {string} by refunding {float} on order {string} and then says {string}", llm_refund),
         def("the LLM takes {int} ms to the first token", llm_first_token),
         def("the LLM streams {int} tokens per second", llm_rate),
         def("the LLM fails on request {int}", llm_fails),
