@@ -14,16 +14,17 @@ Feature: Customer overlays
     And tenant "acme"'s config preview shows "vad.start_ms" as "96" from the base
     And tenant "acme"'s config preview shows "guardrails.redact_pii" as "false" from the default
 
-  Scenario: The overlay's end-of-turn silence governs the tenant's calls
+  Scenario: The overlay's voice and end-of-turn silence govern the tenant's calls
     Given tenant "acme" has an overlay:
       """
-      {"schema_version": 2, "vad": {"end_of_turn_ms": 1200}}
+      {"schema_version": 2, "voice": "verse", "vad": {"end_of_turn_ms": 1200}}
       """
     And the LLM answers "opening hours" with "We are open from nine to five."
     And a turn latency budget of 3000 ms
     When tenant "acme" calls
     And the caller says "what are your opening hours"
     Then every turn's end-of-turn stage takes at least 1200 ms
+    And tenant "acme"'s calls spoke with the voice "verse"
     And the caller hears "we are open from nine to five"
 
   Scenario: A new overlay version affects new calls only

@@ -57,8 +57,18 @@ pub struct ToolSpec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmRequest {
+    /// The model the session's settings name.
+    pub model: String,
     pub messages: Vec<ChatMessage>,
     pub tools: Vec<ToolSpec>,
+}
+
+/// What to speak, in which voice, at which rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TtsRequest {
+    pub text: String,
+    pub voice: String,
+    pub sample_rate: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +98,7 @@ pub trait LlmService: Send + Sync {
 
 pub trait TtsService: Send + Sync {
     /// Stream speech for `text` in chunks, with word timings.
-    fn synthesize(&self, text: String, sample_rate: u32) -> BoxStream<'static, Result<TtsChunk, ServiceError>>;
+    fn synthesize(&self, request: TtsRequest) -> BoxStream<'static, Result<TtsChunk, ServiceError>>;
 }
 
 /// The three services one session talks to.

@@ -96,7 +96,7 @@ impl Session {
             Box::new(Stt::new(services.stt.clone(), settings.vad.pre_roll_ms, settings.guardrails.redact_pii)),
             Box::new(UserTurnAggregator::new()),
             Box::new(Responder::new(config.clone(), services.llm.clone(), history.clone())),
-            Box::new(Tts::new(services.tts.clone(), settings.output_sample_rate)),
+            Box::new(Tts::new(services.tts.clone(), settings.voice.clone(), settings.output_sample_rate)),
             Box::new(OutputTransport::new(transport.outbound, hangup_tx, history.clone(), self.interrupt_history)),
         ];
         Pipeline::new(stages).run(input_frames(transport.inbound, hangup_rx), events.clone()).await;

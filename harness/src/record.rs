@@ -68,6 +68,7 @@ pub enum Event {
     /// What the LLM was sent: the system prompt, the tools offered, the last message.
     LlmRequest {
         request: usize,
+        model: String,
         system_prompt: String,
         tools: Vec<String>,
         last_message: String,
@@ -89,6 +90,7 @@ pub enum Event {
     TtsRequest {
         request: usize,
         text: String,
+        voice: String,
         sample_rate: u32,
         samples: usize,
         words: Vec<WordTiming>,

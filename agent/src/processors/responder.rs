@@ -144,7 +144,7 @@ impl Responder {
         ctx.emit(EventKind::LlmRequested { messages: messages.len() });
         let stream = self
             .llm
-            .complete(LlmRequest { messages, tools })
+            .complete(LlmRequest { model: self.config.settings.model.clone(), messages, tools })
             .map(|event| match event {
                 Ok(LlmEvent::Token(text)) => Frame::LlmToken { text },
                 Ok(LlmEvent::ToolCall(call)) => Frame::LlmToolCall(call),

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 
 use crate::frame::{Frame, UtteranceId};
 use crate::pipeline::{Context, JobId, JobPolicy, Origin, Processor};
-use crate::services::TtsService;
+use crate::services::{TtsRequest, TtsService};
 use crate::telemetry::EventKind;
 
 /// Work waiting behind the sentence being synthesised, in order.
@@ -21,6 +21,7 @@ enum Queued {
 
 pub struct Tts {
     service: Arc<dyn TtsService>,
+    voice: String,
     sample_rate: u32,
     /// Text of the current reply not yet ending in a sentence break.
     partial: Option<(UtteranceId, String)>,
@@ -30,8 +31,16 @@ pub struct Tts {
 }
 
 impl Tts {
-    pub fn new(service: Arc<dyn TtsService>, sample_rate: u32) -> Self {
-        Self { service, sample_rate, partial: None, queue: VecDeque::new(), active: None, first_audio: HashSet::new() }
+    pub fn new(service: Arc<dyn TtsService>, voice: String, sample_rate: u32) -> Self {
+        Self {
+            service,
+            voice,
+            sample_rate,
+            partial: None,
+            queue: VecDeque::new(),
+            active: None,
+            first_audio: HashSet::new(),
+        }
     }
 
     fn take_sentences(&mut self, final_flush: bool) {
@@ -64,7 +73,7 @@ impl Tts {
                     ctx.emit(EventKind::TtsRequested { utterance: utterance.0, text: text.clone() });
                     let stream = self
                         .service
-                        .synthesize(text, self.sample_rate)
+                        .synthesize(TtsRequest { text, voice: self.voice.clone(), sample_rate: self.sample_rate })
                         .map(move |chunk| match chunk {
                             Ok(chunk) => Frame::OutputAudio {
                                 utterance,

@@ -100,7 +100,8 @@ impl LlmService for ScriptedLlm {
             .join("\n");
         let tools = request.tools.iter().map(|t| t.name.clone()).collect();
         let (recorder, clock) = (self.recorder.clone(), self.clock);
-        recorder.push(clock.now_us(), Event::LlmRequest { request: n, system_prompt, tools, last_message });
+        let model = request.model.clone();
+        recorder.push(clock.now_us(), Event::LlmRequest { request: n, model, system_prompt, tools, last_message });
         let first = self.script.first_token.draw(&mut self.rng.lock().unwrap_or_else(|p| p.into_inner()));
         let gap = Duration::from_secs_f64(1.0 / self.script.tokens_per_second.max(0.1));
         let answer = if self.script.failing_requests.contains(&n) {
@@ -150,7 +151,7 @@ mod tests {
     }
 
     fn request(messages: Vec<ChatMessage>) -> LlmRequest {
-        LlmRequest { messages, tools: vec![] }
+        LlmRequest { model: "test".into(), messages, tools: vec![] }
     }
 
     fn text(events: &[Result<LlmEvent, ServiceError>]) -> String {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use voicegate_agent::services::{ServiceError, TtsChunk, TtsService, WordTiming};
+use voicegate_agent::services::{ServiceError, TtsChunk, TtsRequest, TtsService, WordTiming};
 
 use super::Latency;
 use crate::audio::synth_voice;
@@ -58,7 +58,8 @@ impl TtsDouble {
 }
 
 impl TtsService for TtsDouble {
-    fn synthesize(&self, text: String, sample_rate: u32) -> BoxStream<'static, Result<TtsChunk, ServiceError>> {
+    fn synthesize(&self, request: TtsRequest) -> BoxStream<'static, Result<TtsChunk, ServiceError>> {
+        let TtsRequest { text, voice, sample_rate } = request;
         let request = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
         let (samples, words) = synth_voice(&text, sample_rate);
         self.recorder.push(
@@ -66,6 +67,7 @@ impl TtsService for TtsDouble {
             Event::TtsRequest {
                 request,
                 text: text.clone(),
+                voice,
                 sample_rate,
                 samples: samples.len(),
                 words: words.clone(),

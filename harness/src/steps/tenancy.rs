@@ -486,6 +486,22 @@ fn records_hide_credential(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     Ok(())
 }
 
+fn used_voice(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (tenant, wanted) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?.to_string());
+    let mut requests = 0;
+    for call in tenant_calls(w, &tenant)? {
+        for (_, event) in call.outcome.record.events() {
+            if let Event::TtsRequest { voice, .. } = event {
+                requests += 1;
+                if *voice != wanted {
+                    return fail(format!("tenant {tenant:?}'s TTS was asked for the voice {voice:?}"));
+                }
+            }
+        }
+    }
+    if requests == 0 { fail(format!("tenant {tenant:?}'s calls made no TTS request")) } else { Ok(()) }
+}
+
 fn offered_only(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let (tenant, tool) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?.to_string());
     for call in tenant_calls(w, &tenant)? {
@@ -541,6 +557,7 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("tenant {string}'s records contain {string}", tenant_records_contain),
         def("tenant {string}'s records and history never contain {string}", tenant_never_contains),
         def("tenant {string}'s calls were offered only the tool {string}", offered_only),
+        def("tenant {string}'s calls spoke with the voice {string}", used_voice),
         def("tenant {string}'s stored history and agent logs never contain {string}", agent_output_lacks),
         def("tenant {string}'s stored history and agent logs contain {string}", agent_output_has),
         def("the answer does not show tenant {string}'s credential {string}", answer_hides_credential),
