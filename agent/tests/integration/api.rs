@@ -32,6 +32,10 @@ impl Api {
         self.state.keys.mint(&TenantId::new(tenant), 300).expect("mint")
     }
 
+    async fn put_overlay(&self, token: &str, document: &str) -> (StatusCode, Value) {
+        self.call(Method::PUT, "/v1/overlay", Some(token), Some(document)).await
+    }
+
     async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
@@ -89,14 +93,8 @@ fn logs() -> &'static Captured {
 async fn overlay_precedence_provenance_and_versions() {
     let api = Api::new().await;
     let acme = api.token("acme");
-    let (status, body) = api
-        .call(
-            Method::PUT,
-            "/v1/overlay",
-            Some(&acme),
-            Some(r#"{"schema_version": 2, "voice": "verse", "vad": {"end_of_turn_ms": 950}}"#),
-        )
-        .await;
+    let (status, body) =
+        api.put_overlay(&acme, r#"{"schema_version": 2, "voice": "verse", "vad": {"end_of_turn_ms": 950}}"#).await;
     assert_eq!((status, body["version"].clone()), (StatusCode::OK, json!(1)));
     let (_, preview) = api.call(Method::GET, "/v1/config/preview", Some(&acme), None).await;
     assert_eq!(preview["settings"]["voice"], json!({"value": "verse", "source": "overlay"}));
@@ -109,7 +107,7 @@ async fn overlay_precedence_provenance_and_versions() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(first["overlay_version"], json!(1));
     assert_eq!(first["agent_version"], json!(AgentDefinition::reference().id()));
-    api.call(Method::PUT, "/v1/overlay", Some(&acme), Some(r#"{"schema_version": 2, "voice": "alloy"}"#)).await;
+    api.put_overlay(&acme, r#"{"schema_version": 2, "voice": "alloy"}"#).await;
     let (_, second) = api.call(Method::POST, "/v1/sessions", Some(&acme), None).await;
     assert_eq!(second["overlay_version"], json!(2));
     let stored = api
@@ -141,25 +139,22 @@ async fn invalid_overlays_are_rejected_with_every_field_path() {
     let api = Api::new().await;
     let acme = api.token("acme");
     let (status, body) = api
-        .call(
-            Method::PUT,
-            "/v1/overlay",
-            Some(&acme),
-            Some(r#"{"schema_version": 2, "vad": {"end_of_turn_ms": 10}, "tools": {"allow": ["wire_transfer"]}}"#),
+        .put_overlay(
+            &acme,
+            r#"{"schema_version": 2, "vad": {"end_of_turn_ms": 10}, "tools": {"allow": ["wire_transfer"]}}"#,
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let paths: Vec<&str> =
         body["error"]["fields"].as_array().expect("fields").iter().map(|f| f["path"].as_str().expect("path")).collect();
     assert_eq!(paths, ["tools.allow[0]", "vad.end_of_turn_ms"]);
-    let (status, body) =
-        api.call(Method::PUT, "/v1/overlay", Some(&acme), Some(r#"{"schema_version": 2, "colour": "blue"}"#)).await;
+    let (status, body) = api.put_overlay(&acme, r#"{"schema_version": 2, "colour": "blue"}"#).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         body["error"]["fields"][0]["message"].as_str().expect("message").contains("unknown field `colour`"),
         "{body}"
     );
-    let (status, _) = api.call(Method::PUT, "/v1/overlay", Some(&acme), Some("{not json")).await;
+    let (status, _) = api.put_overlay(&acme, "{not json").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = api.call(Method::GET, "/v1/overlay", Some(&acme), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing invalid was stored");
@@ -169,13 +164,7 @@ async fn invalid_overlays_are_rejected_with_every_field_path() {
 async fn another_tenant_sees_nothing_by_id_guessing_forgery_expiry_or_wrong_key() {
     let api = Api::new().await;
     let (acme, globex) = (api.token("acme"), api.token("globex"));
-    api.call(
-        Method::PUT,
-        "/v1/overlay",
-        Some(&acme),
-        Some(r#"{"schema_version": 2, "prompt": {"append": "canary-acme-prompt"}}"#),
-    )
-    .await;
+    api.put_overlay(&acme, r#"{"schema_version": 2, "prompt": {"append": "canary-acme-prompt"}}"#).await;
     let (_, session) = api.call(Method::POST, "/v1/sessions", Some(&acme), None).await;
     let id = session["session_id"].as_str().expect("id").to_string();
     let history_path = format!("/v1/sessions/{id}/history");
@@ -217,15 +206,15 @@ async fn secrets_never_appear_in_responses_previews_errors_or_logs() {
     let acme = api.token("acme");
     let overlay = format!(r#"{{"schema_version": 2, "credentials": {{"crm_api_key": "{CANARY_SECRET}"}}}}"#);
     let mut seen = Vec::new();
-    seen.push(api.call(Method::PUT, "/v1/overlay", Some(&acme), Some(&overlay)).await.1);
+    seen.push(api.put_overlay(&acme, &overlay).await.1);
     seen.push(api.call(Method::GET, "/v1/overlay", Some(&acme), None).await.1);
     seen.push(api.call(Method::GET, "/v1/config/preview", Some(&acme), None).await.1);
     seen.push(api.call(Method::POST, "/v1/sessions", Some(&acme), None).await.1);
     // An invalid overlay carrying the secret in a bad place: refused without echoing it.
     let bad = format!(r#"{{"schema_version": 2, "credentials": "{CANARY_SECRET}"}}"#);
-    seen.push(api.call(Method::PUT, "/v1/overlay", Some(&acme), Some(&bad)).await.1);
+    seen.push(api.put_overlay(&acme, &bad).await.1);
     let bad = format!(r#"{{"schema_version": 2, "credentials": {{"BAD NAME": "{CANARY_SECRET}"}}}}"#);
-    seen.push(api.call(Method::PUT, "/v1/overlay", Some(&acme), Some(&bad)).await.1);
+    seen.push(api.put_overlay(&acme, &bad).await.1);
     let config = api.state.control.effective_config(&TenantId::new("acme")).await.expect("config");
     let shown = format!("{seen:?} {config:?} {}", config.preview());
     assert!(shown.contains("[redacted]"), "{shown}");
