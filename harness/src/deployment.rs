@@ -76,10 +76,6 @@ impl Deployment {
             .map_err(|e| format!("cannot create a session: {e}"))
     }
 
-    pub fn keys(&self) -> &TokenKeys {
-        &self.state.keys
-    }
-
     pub fn finish_session(
         &self,
         tenant: &str,

@@ -129,11 +129,8 @@ pub fn check(record: &CallRecord, truth: &CallTruth) -> (Vec<BargeInReport>, Vec
 
     let mut barge_ins = Vec::new();
     for utterance in &truth.utterances {
-        let Some(index) =
-            truth.replies.iter().position(|r| r.first_us() <= utterance.start_us && utterance.start_us < r.last_us())
-        else {
-            continue;
-        };
+        // A barge-in: the caller started while a reply was playing.
+        let Some(index) = truth.reply_playing_at(utterance.start_us) else { continue };
         let reply = &truth.replies[index];
         let heard_words = heard[index].clone();
         let history_words = history_for_reply[index].clone();

@@ -115,8 +115,8 @@ impl CallTruth {
         Self { utterances, replies }
     }
 
-    /// The reply that was playing when `t_us` came, if any.
-    pub fn reply_playing_at(&self, t_us: u64) -> Option<&Reply> {
-        self.replies.iter().find(|r| r.first_us() <= t_us && t_us < r.last_us())
+    /// The index of the reply that was playing when `t_us` came, if any.
+    pub fn reply_playing_at(&self, t_us: u64) -> Option<usize> {
+        self.replies.iter().position(|r| r.first_us() <= t_us && t_us < r.last_us())
     }
 }
