@@ -259,3 +259,24 @@ impl ControlPlane {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::Role;
+
+    #[tokio::test]
+    async fn a_history_that_cannot_be_persisted_is_retried_reported_and_counted() {
+        let store = Store::connect("sqlite::memory:").await.expect("store");
+        let control = ControlPlane::new(store.clone(), Arc::new(AgentDefinition::reference()));
+        let tenant = TenantId::new("acme");
+        let session = control.create_session(&tenant).await.expect("session");
+        store.close().await;
+        let history = vec![ChatMessage::new(Role::User, "hello")];
+        let result =
+            control.finish_session(&tenant, &session.record.session_id, &history, &serde_json::json!({})).await;
+        assert!(matches!(result, Err(ControlError::Store(StoreError::Database(_)))), "{result:?}");
+        assert_eq!(control.metrics().history_persist_failures.load(Ordering::Relaxed), 1);
+        assert!(control.render_metrics().contains("voicegate_history_persist_failures_total 1"));
+    }
+}

@@ -123,6 +123,12 @@ impl Store {
         self.backend
     }
 
+    /// Close every connection; later calls fail (used to shut down, and by
+    /// tests to make the store fail).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Refused cross-tenant accesses since the store was opened.
     pub fn isolation_violations(&self) -> u64 {
         self.violations.load(Ordering::Relaxed)
