@@ -4,6 +4,8 @@
 mod corpus;
 #[cfg(feature = "espeak")]
 pub mod espeak;
+pub mod mulaw;
+pub mod noise;
 mod resample;
 mod voice;
 mod wav;
