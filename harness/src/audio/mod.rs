@@ -1,6 +1,7 @@
 //! Caller audio: the speech corpus, resampling, WAV files and the voices
 //! the doubles speak with.
 
+pub mod channel;
 mod corpus;
 #[cfg(feature = "espeak")]
 pub mod espeak;
