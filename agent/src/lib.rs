@@ -1,10 +1,16 @@
 //! voicegate's reference voice agent.
 //!
 //! Caller audio flows through a pipeline of processors — VAD, STT, the
-//! responder (a deterministic flow that asks the LLM only inside a node),
-//! TTS and the output transport — inside one ephemeral [`Session`] per call.
-//! On a barge-in the assistant's history keeps only the words the caller
-//! actually heard, as confirmed by playback marks from the transport.
+//! user-turn aggregator, the responder (the definition's flow, which asks the
+//! LLM only inside a node), TTS and the output transport — inside one
+//! ephemeral [`Session`] per call. On a barge-in the assistant's history
+//! keeps only the words the caller actually heard, as confirmed by playback
+//! marks from the transport.
+//!
+//! Around it: immutable versioned definitions and customer overlays merged
+//! with provenance (`config`), a tenant-scoped store on SQLite or PostgreSQL
+//! (`store`), the control plane (`control`) and its HTTP API (`server`),
+//! whose tenant comes from a signed token (`tenant`).
 
 pub mod config;
 pub mod control;

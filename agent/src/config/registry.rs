@@ -93,14 +93,6 @@ impl DefinitionRegistry {
         if errors.is_empty() { Ok(registry) } else { Err(errors) }
     }
 
-    /// A registry holding only the built-in reference definition.
-    pub fn built_in() -> Self {
-        let definition = Arc::new(AgentDefinition::reference());
-        let key = (definition.name.clone(), definition.parsed_version().expect("validated"));
-        let loaded = LoadedDefinition { definition, path: PathBuf::from("(built in)"), released: true };
-        Self { definitions: BTreeMap::from([(key, loaded)]) }
-    }
-
     pub fn get(&self, name: &str, version: &str) -> Option<Arc<AgentDefinition>> {
         let version = Version::parse(version).ok()?;
         self.definitions.get(&(name.to_string(), version)).map(|l| l.definition.clone())
