@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AudioError, read_wav};
+use super::AudioError;
+use super::flac::read_flac;
 
-pub const MANIFEST_SCHEMA: u32 = 1;
+pub const MANIFEST_SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +45,8 @@ pub struct CorpusManifest {
     /// The generator and its version, e.g. `espeak-ng 1.51`.
     pub generator: String,
     pub sample_rate: u32,
+    /// Stored precision of every recording (FLAC).
+    pub bits_per_sample: u32,
     /// Speaking rate in words per minute.
     pub words_per_minute: u32,
     pub entries: Vec<CorpusEntry>,
@@ -154,13 +157,16 @@ impl Corpus {
         }
         let entry = &self.manifest.entries[index];
         let path = self.root.join(&entry.file);
-        let (samples, rate) = read_wav(&path)?;
+        let (samples, rate, bits) = read_flac(&path)?;
         let mismatch = |message: String| AudioError::File {
             path: path.display().to_string(),
             message: format!("does not match its manifest entry {}: {message}", entry.id),
         };
         if rate != self.manifest.sample_rate {
             return Err(mismatch(format!("sample rate {rate} Hz, manifest says {}", self.manifest.sample_rate)));
+        }
+        if bits != self.manifest.bits_per_sample {
+            return Err(mismatch(format!("{bits}-bit samples, manifest says {}", self.manifest.bits_per_sample)));
         }
         if samples.len() != entry.samples {
             return Err(mismatch(format!("{} samples, manifest says {}", samples.len(), entry.samples)));
@@ -186,13 +192,23 @@ mod tests {
     #[test]
     fn the_committed_corpus_loads_and_matches_its_audio() {
         let corpus = Corpus::load(&Corpus::default_dir()).expect("the committed corpus loads");
-        assert!(corpus.manifest().entries.len() >= 24, "at least 12 phrases in two accents");
+        let phrases: std::collections::BTreeSet<String> =
+            corpus.manifest().entries.iter().map(|e| normalise_text(&e.text)).collect();
+        assert!(phrases.len() >= 80, "plan for 80+ phrases, found {}", phrases.len());
+        let accents = corpus.accents();
+        assert_eq!(accents.len(), 8, "{accents:?}");
+        // Every phrase in every accent, male and female.
+        for accent in &accents {
+            for variant in ["m", "f"] {
+                for phrase in &phrases {
+                    assert!(corpus.index.contains_key(&(phrase.clone(), accent.clone(), variant.into())));
+                }
+            }
+        }
         for entry in &corpus.manifest().entries {
             let utterance = corpus.utterance(&entry.text, &entry.accent, &entry.variant).expect("entry loads");
             assert_eq!(utterance.words.len(), normalise_text(&entry.text).split(' ').count(), "{}", entry.text);
         }
-        let accents = corpus.accents();
-        assert!(accents.contains(&"en-us".to_string()) && accents.contains(&"en-gb".to_string()), "{accents:?}");
     }
 
     #[test]

@@ -17,14 +17,36 @@ use super::corpus::{CorpusEntry, CorpusManifest, CorpusWord, MANIFEST_SCHEMA, no
 use super::{AudioError, resample, to_f32, to_i16};
 use crate::seed::fnv1a;
 
-/// The corpus is stored at the line rate.
-pub const CORPUS_RATE: u32 = 16_000;
+/// The corpus is stored at half espeak's rate: speech up to 5.5 kHz, above
+/// the phone band, and small enough to commit (see audio-fixtures/README.md).
+pub const CORPUS_RATE: u32 = 11_025;
+/// Stored precision; see `flac.rs`.
+pub const CORPUS_BITS: u32 = 12;
 pub const WORDS_PER_MINUTE: u32 = 165;
-const PEAK: f32 = 0.7;
+/// Peak level of a recording; rendering sets the speech level, so this only
+/// leaves headroom.
+const PEAK: f32 = 0.5;
 
-/// (accent, variant, espeak voice name)
-pub const VOICES: &[(&str, &str, &str)] =
-    &[("en-us", "m", "en-us"), ("en-us", "f", "en-us+f3"), ("en-gb", "m", "gmw/en"), ("en-gb", "f", "gmw/en+f3")];
+/// (accent, variant, espeak voice name): the eight English accents, each
+/// with a male and a female variant.
+pub const VOICES: &[(&str, &str, &str)] = &[
+    ("en-us", "m", "en-us"),
+    ("en-us", "f", "en-us+f3"),
+    ("en-us-nyc", "m", "en-us-nyc"),
+    ("en-us-nyc", "f", "en-us-nyc+f2"),
+    ("en-gb", "m", "gmw/en"),
+    ("en-gb", "f", "gmw/en+f3"),
+    ("en-gb-x-rp", "m", "en-gb-x-rp"),
+    ("en-gb-x-rp", "f", "en-gb-x-rp+f4"),
+    ("en-gb-scotland", "m", "en-gb-scotland"),
+    ("en-gb-scotland", "f", "en-gb-scotland+f2"),
+    ("en-gb-x-gbclan", "m", "en-gb-x-gbclan"),
+    ("en-gb-x-gbclan", "f", "en-gb-x-gbclan+f3"),
+    ("en-gb-x-gbcwmd", "m", "en-gb-x-gbcwmd"),
+    ("en-gb-x-gbcwmd", "f", "en-gb-x-gbcwmd+f4"),
+    ("en-029", "m", "en-029"),
+    ("en-029", "f", "en-029+f2"),
+];
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -126,7 +148,7 @@ impl Espeak {
     }
 
     pub fn version(&self) -> String {
-        format!("espeak-ng {}", self.version)
+        format!("espeak-ng {} via voicegate {} corpus generator", self.version, env!("CARGO_PKG_VERSION"))
     }
 
     /// Speak `text` with `voice`: (samples at espeak's rate, word events).
@@ -169,6 +191,12 @@ impl Espeak {
         let peak = audio.iter().fold(0.0f32, |m, s| m.max(s.abs())).max(1e-6);
         let audio: Vec<f32> = audio.iter().map(|s| s * PEAK / peak).collect();
         let chars: Vec<char> = text.chars().collect();
+        // espeak now and then reports a word event inside a word ("l",
+        // "ive"); only events at the start of a word count.
+        let events: Vec<WordEvent> = events
+            .into_iter()
+            .filter(|&(position, _, _)| position == 1 || chars.get(position - 2).is_none_or(|c| c.is_whitespace()))
+            .collect();
         let window = CORPUS_RATE as usize / 200;
         let energies: Vec<f32> =
             audio.chunks(window).map(|w| w.iter().map(|s| s * s).sum::<f32>() / w.len() as f32).collect();
@@ -177,10 +205,13 @@ impl Espeak {
         let starts: Vec<usize> =
             events.iter().map(|&(_, _, ms)| (ms * CORPUS_RATE as usize / 1000).min(audio.len())).collect();
         let mut words = Vec::new();
-        for (i, &(position, length, _)) in events.iter().enumerate() {
-            let word: String = chars.iter().skip(position - 1).take(length).collect();
-            let word = normalise_text(&word);
-            if word.is_empty() {
+        for (i, &(position, _, _)) in events.iter().enumerate() {
+            // An event's text runs to the next event: espeak sometimes
+            // speaks two words as one ("has not"), and they share its span.
+            let next = events.get(i + 1).map_or(chars.len() + 1, |e| e.0);
+            let span: String = chars.iter().skip(position - 1).take(next.saturating_sub(position)).collect();
+            let span = normalise_text(&span);
+            if span.is_empty() {
                 continue;
             }
             let start = starts[i];
@@ -190,7 +221,16 @@ impl Espeak {
                 end_window -= 1;
             }
             let end = (end_window * window).min(limit).max(start + 1);
-            words.push(CorpusWord { text: word, start, end });
+            // Shared spans are divided in proportion to the words' letters.
+            let parts: Vec<&str> = span.split(' ').collect();
+            let letters: usize = parts.iter().map(|p| p.len()).sum();
+            let mut done = 0;
+            for part in parts {
+                let from = start + (end - start) * done / letters;
+                done += part.len();
+                let to = (start + (end - start) * done / letters).max(from + 1);
+                words.push(CorpusWord { text: part.to_string(), start: from, end: to });
+            }
         }
         let expected = normalise_text(text);
         let got = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
@@ -218,7 +258,7 @@ pub fn entry_for(phrase: &str, accent: &str, variant: &str, voice: &str) -> Corp
         accent: accent.into(),
         variant: variant.into(),
         voice: voice.into(),
-        file: format!("{accent}/{variant}/{id}.wav"),
+        file: format!("{accent}/{variant}/{id}.flac"),
         samples: 0,
         words: Vec::new(),
     }
@@ -230,6 +270,7 @@ pub fn write_manifest(dir: &Path, generator: String, entries: Vec<CorpusEntry>) 
         schema_version: MANIFEST_SCHEMA,
         generator,
         sample_rate: CORPUS_RATE,
+        bits_per_sample: CORPUS_BITS,
         words_per_minute: WORDS_PER_MINUTE,
         entries,
     };

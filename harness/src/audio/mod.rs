@@ -5,6 +5,7 @@ pub mod channel;
 mod corpus;
 #[cfg(feature = "espeak")]
 pub mod espeak;
+pub mod flac;
 pub mod mulaw;
 pub mod noise;
 mod resample;

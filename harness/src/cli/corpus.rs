@@ -27,14 +27,14 @@ pub enum CorpusAction {
         #[arg(long)]
         text: String,
         #[arg(long)]
-        wav: PathBuf,
+        out: PathBuf,
     },
 }
 
 pub fn run(action: CorpusAction) -> anyhow::Result<u8> {
     match action {
         CorpusAction::Generate { dir } => generate(dir.unwrap_or_else(Corpus::default_dir)),
-        CorpusAction::Speak { voice, text, wav } => speak(&voice, &text, &wav),
+        CorpusAction::Speak { voice, text, out } => speak(&voice, &text, &out),
         CorpusAction::List { dir } => {
             let corpus = Corpus::load(&dir.unwrap_or_else(Corpus::default_dir))?;
             let manifest = corpus.manifest();
@@ -48,13 +48,14 @@ pub fn run(action: CorpusAction) -> anyhow::Result<u8> {
     }
 }
 
-/// One recording: the WAV at `wav`, and `{"generator", "words"}` on stdout.
+/// One recording: the FLAC file at `out`, and `{"generator", "words"}` on stdout.
 #[cfg(feature = "espeak")]
-fn speak(voice: &str, text: &str, wav: &std::path::Path) -> anyhow::Result<u8> {
-    let espeak = crate::audio::espeak::Espeak::init().map_err(anyhow::Error::msg)?;
+fn speak(voice: &str, text: &str, out: &std::path::Path) -> anyhow::Result<u8> {
+    use crate::audio::espeak::{CORPUS_BITS, CORPUS_RATE, Espeak};
+    let espeak = Espeak::init().map_err(anyhow::Error::msg)?;
     let (samples, words) = espeak.phrase(text, voice).map_err(|e| anyhow::anyhow!("{text:?} in {voice}: {e}"))?;
-    crate::audio::write_wav(wav, &samples, crate::audio::espeak::CORPUS_RATE)?;
-    println!("{}", serde_json::json!({ "generator": espeak.version(), "samples": samples.len(), "words": words }));
+    let written = crate::audio::flac::write_flac(out, &samples, CORPUS_RATE, CORPUS_BITS)?;
+    println!("{}", serde_json::json!({ "generator": espeak.version(), "samples": written, "words": words }));
     Ok(0)
 }
 
@@ -73,10 +74,10 @@ fn generate(dir: PathBuf) -> anyhow::Result<u8> {
         std::fs::create_dir_all(dir.join(accent).join(variant))?;
         for phrase in &phrases {
             let mut entry = entry_for(phrase, accent, variant, voice);
-            let wav = dir.join(&entry.file);
+            let out = dir.join(&entry.file);
             let mut child = std::process::Command::new(&exe)
-                .args(["corpus", "speak", "--voice", voice, "--text", phrase, "--wav"])
-                .arg(&wav)
+                .args(["corpus", "speak", "--voice", voice, "--text", phrase, "--out"])
+                .arg(&out)
                 .stdout(std::process::Stdio::piped())
                 .spawn()?;
             let started = std::time::Instant::now();
@@ -113,6 +114,6 @@ fn generate(_dir: PathBuf) -> anyhow::Result<u8> {
 }
 
 #[cfg(not(feature = "espeak"))]
-fn speak(_voice: &str, _text: &str, _wav: &std::path::Path) -> anyhow::Result<u8> {
+fn speak(_voice: &str, _text: &str, _out: &std::path::Path) -> anyhow::Result<u8> {
     anyhow::bail!(NO_ESPEAK)
 }
