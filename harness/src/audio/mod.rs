@@ -8,12 +8,13 @@ pub mod espeak;
 pub mod flac;
 pub mod mulaw;
 pub mod noise;
+pub mod render;
 mod resample;
 mod voice;
 mod wav;
 
 pub use corpus::{Corpus, CorpusEntry, CorpusManifest, CorpusWord, Utterance, normalise_text};
-pub use resample::resample;
+pub use resample::{StreamResampler, resample};
 pub use voice::synth_voice;
 pub use wav::{read_wav, write_wav};
 
@@ -26,6 +27,8 @@ pub enum AudioError {
     File { path: String, message: String },
     #[error("resampling {from} Hz to {to} Hz failed: {message}")]
     Resample { from: u32, to: u32, message: String },
+    #[error("rendering: {message}")]
+    Render { message: String },
     #[error("the corpus has no recording of {text:?} in accent {accent} ({hint})")]
     MissingPhrase { text: String, accent: String, hint: String },
 }

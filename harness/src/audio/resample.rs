@@ -22,6 +22,43 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
     Ok(data)
 }
 
+/// Resampling a stream in fixed chunks (rubato's FFT resampler, which keeps
+/// its state between chunks). Passes audio through when the rates match.
+pub struct StreamResampler {
+    inner: Option<Fft<f32>>,
+    from: u32,
+    to: u32,
+    chunk: usize,
+}
+
+impl StreamResampler {
+    /// `chunk` input samples per call of [`StreamResampler::process`].
+    pub fn new(from: u32, to: u32, chunk: usize) -> Result<Self, AudioError> {
+        let inner = if from == to {
+            None
+        } else {
+            let error = |message: String| AudioError::Resample { from, to, message };
+            Some(Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input).map_err(|e| error(e.to_string()))?)
+        };
+        Ok(Self { inner, from, to, chunk })
+    }
+
+    /// Exactly `chunk` samples in; `chunk * to / from` out.
+    pub fn process(&mut self, input: &[f32]) -> Result<Vec<f32>, AudioError> {
+        let Some(inner) = &mut self.inner else {
+            return Ok(input.to_vec());
+        };
+        let (from, to) = (self.from, self.to);
+        let error = |message: String| AudioError::Resample { from, to, message };
+        if input.len() != self.chunk {
+            return Err(error(format!("expected a chunk of {} samples, got {}", self.chunk, input.len())));
+        }
+        let adapter = InterleavedSlice::new(input, 1, input.len()).map_err(|e| error(e.to_string()))?;
+        let output = inner.process(&adapter, None).map_err(|e| error(e.to_string()))?;
+        Ok(output.take_data())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
