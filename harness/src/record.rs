@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use voicegate_agent::services::{ChatMessage, WordTiming};
 use voicegate_agent::telemetry::AgentEvent;
 
-pub const RECORD_SCHEMA: u32 = 1;
+pub const RECORD_SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimedWord {
@@ -27,7 +27,10 @@ pub enum Event {
         seed: u64,
         accent: String,
         variant: String,
+        /// The rate the agent is sent.
         sample_rate: u32,
+        /// Every parameter of the caller's audio.
+        rendering: crate::audio::render::Rendering,
     },
     /// One caller utterance, placed on the call's timeline.
     CallerSpeech {
@@ -36,6 +39,8 @@ pub enum Event {
         end_us: u64,
         words: Vec<TimedWord>,
         audio_digest: String,
+        /// Speech over the noise mixed under it, dB; `None` without noise.
+        snr_db: Option<f64>,
     },
     /// A run of one TTS response's samples `[from, to)` the caller heard.
     AgentAudioPlayed {
@@ -64,6 +69,8 @@ pub enum Event {
         request: usize,
         text: String,
         score: f64,
+        /// The error model's word error rate for this utterance.
+        word_error_rate: f64,
     },
     /// What the LLM was sent: the system prompt, the tools offered, the last message.
     LlmRequest {
@@ -103,6 +110,11 @@ pub enum Event {
     /// A step of the caller's script could not be carried out as written.
     ScriptNote {
         message: String,
+    },
+    /// What the phone line did to the caller's packets.
+    PhoneLine {
+        lost: Vec<usize>,
+        late: Vec<usize>,
     },
     CallEnded {
         reason: String,

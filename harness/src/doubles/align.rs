@@ -88,10 +88,9 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
     let mut best: Option<Alignment> = None;
     let (mut a, mut s) = (Vec::new(), Vec::new());
     for (index, stem) in stems.iter().enumerate() {
-        if stem.sample_rate != sample_rate {
-            continue;
-        }
-        let stem_env = envelope(&stem.samples, sample_rate);
+        // Envelopes are in 10 ms frames whatever the rate, so audio at any
+        // rate lines up with stems at theirs.
+        let stem_env = envelope(&stem.samples, stem.sample_rate);
         let (n, m) = (audio_env.len() as i64, stem_env.len() as i64);
         for lag in -(n - 1)..m {
             // audio frame i lines up with stem frame i + lag
@@ -115,8 +114,8 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
     }
     let mut best = best.filter(|b| b.score >= MIN_SCORE)?;
     let stem = &stems[best.stem];
-    let stem_env = envelope(&stem.samples, sample_rate);
-    let frame = (sample_rate * FRAME_MS / 1000) as usize;
+    let stem_env = envelope(&stem.samples, stem.sample_rate);
+    let frame = (stem.sample_rate * FRAME_MS / 1000) as usize;
     best.words = stem
         .words
         .iter()
@@ -161,21 +160,30 @@ mod tests {
             stem(&corpus, "can I change my delivery address"),
         ];
         let target = &stems[1];
-        let mut audio = vec![0i16; 4800];
+        let rate = target.sample_rate;
+        let ms = |ms: u32| (rate * ms / 1000) as usize;
+        let mut audio = vec![0i16; ms(300)];
         audio.extend(&target.samples);
-        audio.extend(vec![0i16; 11_200]);
-        let found = align(&audio, 16_000, &stems).expect("aligned");
+        audio.extend(vec![0i16; ms(700)]);
+        let found = align(&audio, rate, &stems).expect("aligned");
         assert_eq!(found.stem, 1);
         assert_eq!(found.words.join(" "), "do you deliver on weekends");
 
+        // The same audio at the phone rate lines up with stems at theirs.
+        let narrow = crate::audio::to_i16(
+            &crate::audio::resample(&crate::audio::to_f32(&audio), rate, 8_000).expect("resample"),
+        );
+        let found = align(&narrow, 8_000, &stems).expect("aligned at 8 kHz");
+        assert_eq!((found.stem, found.words.join(" ")), (1, "do you deliver on weekends".to_string()));
+
         // Only the first three words were sent; the rest is silence.
         let cut = target.words[2].end;
-        let mut partial = vec![0i16; 4800];
+        let mut partial = vec![0i16; ms(300)];
         partial.extend(&target.samples[..cut]);
-        partial.extend(vec![0i16; 16_000]);
-        let found = align(&partial, 16_000, &stems).expect("aligned");
+        partial.extend(vec![0i16; ms(1000)]);
+        let found = align(&partial, rate, &stems).expect("aligned");
         assert_eq!(found.words.join(" "), "do you deliver");
 
-        assert!(align(&vec![0i16; 16_000], 16_000, &stems).is_none(), "silence matches nothing");
+        assert!(align(&vec![0i16; ms(1000)], rate, &stems).is_none(), "silence matches nothing");
     }
 }

@@ -2,11 +2,13 @@
 //! write what they saw into the call record.
 
 mod align;
+mod errors;
 mod llm;
 mod stt;
 mod tts;
 
 pub use align::{Alignment, Stem, align};
+pub use errors::{RecognitionErrors, SharedSnr, degrade, word_error_rate};
 pub use llm::{LlmRule, LlmScript, ScriptedLlm};
 pub use stt::AligningStt;
 pub use tts::{TtsDouble, TtsResponse};

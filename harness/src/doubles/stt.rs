@@ -8,12 +8,13 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use voicegate_agent::services::{ServiceError, SttService};
 
-use super::{Latency, Stem, align};
+use super::{Latency, RecognitionErrors, Stem, align, degrade};
 use crate::record::{CallClock, Event, Recorder};
 use crate::seed::Rng;
 
 pub struct AligningStt {
     stems: Arc<Vec<Stem>>,
+    errors: RecognitionErrors,
     latency: Latency,
     rng: Mutex<Rng>,
     recorder: Recorder,
@@ -22,8 +23,15 @@ pub struct AligningStt {
 }
 
 impl AligningStt {
-    pub fn new(stems: Arc<Vec<Stem>>, latency: Latency, rng: Rng, recorder: Recorder, clock: CallClock) -> Self {
-        Self { stems, latency, rng: Mutex::new(rng), recorder, clock, requests: AtomicUsize::new(0) }
+    pub fn new(
+        stems: Arc<Vec<Stem>>,
+        errors: RecognitionErrors,
+        latency: Latency,
+        rng: Rng,
+        recorder: Recorder,
+        clock: CallClock,
+    ) -> Self {
+        Self { stems, errors, latency, rng: Mutex::new(rng), recorder, clock, requests: AtomicUsize::new(0) }
     }
 }
 
@@ -33,12 +41,20 @@ impl SttService for AligningStt {
         let audio_ms = samples.len() as u64 * 1000 / u64::from(sample_rate.max(1));
         self.recorder.push(self.clock.now_us(), Event::SttRequest { request, audio_ms });
         let alignment = align(&samples, sample_rate, &self.stems);
-        let (text, score) = alignment.map(|a| (a.words.join(" "), a.score)).unwrap_or_default();
-        let delay = self.latency.draw(&mut self.rng.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let (text, score, word_error_rate) = match alignment {
+            Some(a) => {
+                let wer = self.errors.rate_for(a.stem);
+                (degrade(&a.words, wer, &mut rng).join(" "), a.score, wer)
+            }
+            None => (String::new(), 0.0, 0.0),
+        };
+        let delay = self.latency.draw(&mut rng);
+        drop(rng);
         let (recorder, clock) = (self.recorder.clone(), self.clock);
         async move {
             tokio::time::sleep(delay).await;
-            recorder.push(clock.now_us(), Event::SttResult { request, text: text.clone(), score });
+            recorder.push(clock.now_us(), Event::SttResult { request, text: text.clone(), score, word_error_rate });
             Ok(text)
         }
         .boxed()

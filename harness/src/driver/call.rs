@@ -15,8 +15,9 @@ use voicegate_agent::transport::CallTransport;
 use super::attribution::attribute;
 use super::caller::Caller;
 use super::plan::{CallPlan, CallerAction, Pause};
+use crate::audio::render::{MicRenderer, Rendering, prepare_speech};
 use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, resample, to_f32, to_i16};
-use crate::doubles::{AligningStt, ScriptedLlm, Stem, TtsDouble};
+use crate::doubles::{AligningStt, RecognitionErrors, ScriptedLlm, SharedSnr, Stem, TtsDouble};
 use crate::record::{CallClock, CallRecord, Event, Recorder, samples_to_us};
 use crate::seed::{Rng, digest_samples};
 
@@ -30,9 +31,10 @@ pub struct PlayedStretch {
 #[derive(Debug, Clone)]
 pub struct CallOutcome {
     pub record: CallRecord,
-    /// What the caller sent (the agent's input), at [`LINE_RATE`].
+    /// What the caller sent (the agent's input), at `caller_rate`.
     pub caller_audio: Vec<i16>,
-    /// What the caller heard, on the same timeline.
+    pub caller_rate: u32,
+    /// What the caller heard, at `sample_rate` ([`LINE_RATE`]).
     pub agent_audio: Vec<i16>,
     pub sample_rate: u32,
 }
@@ -47,28 +49,42 @@ pub enum CallError {
     PauseWord { word: String, text: String },
 }
 
+/// The corpus recording of `text` at the line rate, sped and levelled as
+/// `rendering` says.
+fn line_speech(
+    corpus: &Corpus,
+    text: &str,
+    accent: &str,
+    variant: &str,
+    rendering: &Rendering,
+) -> Result<(String, Vec<f32>, Vec<CorpusWord>), CallError> {
+    let utterance = corpus.utterance(text, accent, variant)?;
+    let scale = |x: usize| (x as u64 * u64::from(LINE_RATE) / u64::from(utterance.sample_rate)) as usize;
+    let samples = resample(&to_f32(&utterance.samples), utterance.sample_rate, LINE_RATE)?;
+    let words: Vec<CorpusWord> = utterance
+        .words
+        .iter()
+        .map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) })
+        .collect();
+    let (samples, words) = prepare_speech(&samples, &words, rendering)?;
+    Ok((utterance.text, samples, words))
+}
+
+/// The phrase whose first word is the caller's "um".
+const FILLER_PHRASE: &str = "um I am not sure";
+
 /// Render one utterance for this call: its corpus recording at the line
-/// rate, with the caller's pauses inserted after the named words.
+/// rate, sped and levelled, with the caller's pauses (silent, or starting
+/// with an "um" for a hesitation) inserted after the named words.
 pub fn render_stem(
     corpus: &Corpus,
     text: &str,
     accent: &str,
     variant: &str,
     pauses: &[Pause],
+    rendering: &Rendering,
 ) -> Result<Stem, CallError> {
-    let utterance = corpus.utterance(text, accent, variant)?;
-    let (mut samples, mut words) = if utterance.sample_rate == LINE_RATE {
-        (utterance.samples.to_vec(), utterance.words.clone())
-    } else {
-        let scale = |x: usize| (x as u64 * u64::from(LINE_RATE) / u64::from(utterance.sample_rate)) as usize;
-        let samples = to_i16(&resample(&to_f32(&utterance.samples), utterance.sample_rate, LINE_RATE)?);
-        let words = utterance
-            .words
-            .iter()
-            .map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) })
-            .collect();
-        (samples, words)
-    };
+    let (text_spoken, mut samples, mut words) = line_speech(corpus, text, accent, variant, rendering)?;
     for pause in pauses {
         let wanted = crate::audio::normalise_text(&pause.after_word);
         let index = words
@@ -77,13 +93,19 @@ pub fn render_stem(
             .ok_or_else(|| CallError::PauseWord { word: pause.after_word.clone(), text: text.into() })?;
         let at = words[index].end;
         let gap = (u64::from(pause.ms) * u64::from(LINE_RATE) / 1000) as usize;
-        samples.splice(at..at, std::iter::repeat_n(0, gap));
+        let mut inserted = vec![0.0f32; gap];
+        if pause.filled {
+            let (_, filler, filler_words) = line_speech(corpus, FILLER_PHRASE, accent, variant, rendering)?;
+            let um = &filler[..filler_words[0].end.min(gap)];
+            inserted[..um.len()].copy_from_slice(um);
+        }
+        samples.splice(at..at, inserted);
         for word in &mut words[index + 1..] {
             word.start += gap;
             word.end += gap;
         }
     }
-    Ok(Stem { text: utterance.text, samples, sample_rate: LINE_RATE, words })
+    Ok(Stem { text: text_spoken, samples: to_i16(&samples), sample_rate: LINE_RATE, words })
 }
 
 /// The settings the call runs with: the session's (a tenant's merged
@@ -109,24 +131,30 @@ pub fn run_call(plan: &CallPlan, corpus: &Corpus, session: Option<&NewSession>) 
     for action in &plan.script {
         match action {
             CallerAction::Say { text, pauses } => {
-                stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, pauses)?)
+                stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, pauses, &plan.rendering)?)
             }
             CallerAction::Interrupt { text, .. } => {
-                stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, &[])?)
+                stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, &[], &plan.rendering)?)
             }
             CallerAction::Silence { .. } | CallerAction::HangUp => {}
         }
     }
     let stems = Arc::new(stems);
+    let renderer = MicRenderer::new(&plan.rendering, plan.seed, corpus, (&plan.accent, &plan.variant))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .map_err(CallError::Runtime)?;
-    Ok(runtime.block_on(call(plan, stems, session)))
+    Ok(runtime.block_on(call(plan, stems, renderer, session)))
 }
 
-async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>, session: Option<&NewSession>) -> CallOutcome {
+async fn call(
+    plan: &CallPlan,
+    stems: Arc<Vec<Stem>>,
+    renderer: MicRenderer,
+    session: Option<&NewSession>,
+) -> CallOutcome {
     let recorder = Recorder::default();
     let clock = CallClock::start();
     let seed = plan.seed;
@@ -137,10 +165,19 @@ async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>, session: Option<&NewSessio
             seed,
             accent: plan.accent.clone(),
             variant: plan.variant.clone(),
-            sample_rate: LINE_RATE,
+            sample_rate: plan.rendering.output_rate,
+            rendering: plan.rendering.clone(),
         },
     );
-    let stt = AligningStt::new(stems.clone(), plan.stt_latency, Rng::derive(seed, "stt"), recorder.clone(), clock);
+    let snr = SharedSnr::default();
+    let stt = AligningStt::new(
+        stems.clone(),
+        RecognitionErrors { accent: plan.accent.clone(), snr: snr.clone() },
+        plan.stt_latency,
+        Rng::derive(seed, "stt"),
+        recorder.clone(),
+        clock,
+    );
     let llm = ScriptedLlm::new(plan.llm.clone(), Rng::derive(seed, "llm"), recorder.clone(), clock);
     let tts = TtsDouble::new(plan.tts_first_audio, Rng::derive(seed, "tts"), recorder.clone(), clock);
     let responses = tts.responses();
@@ -164,12 +201,11 @@ async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>, session: Option<&NewSessio
         .interrupt_history(plan.agent.interrupt_history);
     let agent = tokio::spawn(session.run(CallTransport { inbound, outbound }));
 
-    let noise_sigma = 32768.0 * 10f64.powf(plan.noise_floor_dbfs / 20.0);
     let caller = Caller {
         script: plan.script.iter().cloned().collect(),
         stems,
-        noise_sigma,
-        rng: Rng::derive(seed, "caller-noise"),
+        renderer,
+        snr,
         to_agent,
         from_agent,
         responses: responses.clone(),
@@ -209,17 +245,26 @@ async fn call(plan: &CallPlan, stems: Arc<Vec<Stem>>, session: Option<&NewSessio
             Event::UnattributedAgentAudio { samples, end_us: samples_to_us(at + samples, LINE_RATE) },
         );
     }
+    if let Some(fate) = &result.packet_fate {
+        recorder.push(clock.now_us(), Event::PhoneLine { lost: fate.lost.clone(), late: fate.late.clone() });
+    }
     let mut agent_audio = result.heard;
-    agent_audio.resize(result.sent.len().max(agent_audio.len()), 0);
+    agent_audio.resize(result.line_samples.max(agent_audio.len()), 0);
     let end = clock.now_us();
     recorder.push(
         end,
         Event::CallEnded {
             reason: result.end_reason,
             heard_digest: digest_samples(&agent_audio),
-            sent_digest: digest_samples(&result.sent),
+            sent_digest: digest_samples(&result.wire),
         },
     );
     recorder.push(end, Event::History { messages: history });
-    CallOutcome { record: recorder.finish(), caller_audio: result.sent, agent_audio, sample_rate: LINE_RATE }
+    CallOutcome {
+        record: recorder.finish(),
+        caller_audio: result.wire,
+        caller_rate: plan.rendering.output_rate,
+        agent_audio,
+        sample_rate: LINE_RATE,
+    }
 }

@@ -15,10 +15,12 @@ use voicegate_agent::transport::{AgentMessage, CallerMessage};
 use super::FRAME_MS;
 use super::call::PlayedStretch;
 use super::plan::{CallerAction, InterruptAt};
-use crate::audio::LINE_RATE;
-use crate::doubles::{Stem, TtsResponse};
+use crate::audio::channel::PacketFate;
+use crate::audio::render::{MicRenderer, word_power};
+use crate::audio::{LINE_RATE, to_f32};
+use crate::doubles::{SharedSnr, Stem, TtsResponse};
 use crate::record::{CallClock, Event, Recorder, TimedWord, samples_to_us};
-use crate::seed::{Rng, digest_samples};
+use crate::seed::digest_samples;
 
 const FRAME: usize = (LINE_RATE as u64 * FRAME_MS / 1000) as usize;
 /// The agent counts as done once it has been quiet this long.
@@ -55,8 +57,10 @@ enum Waiting {
 pub(super) struct Caller {
     pub script: VecDeque<CallerAction>,
     pub stems: Arc<Vec<Stem>>,
-    pub noise_sigma: f64,
-    pub rng: Rng,
+    /// The microphone and line between the caller and the agent.
+    pub renderer: MicRenderer,
+    /// Each utterance's measured SNR, for the recogniser's error model.
+    pub snr: SharedSnr,
     pub to_agent: mpsc::UnboundedSender<CallerMessage>,
     pub from_agent: mpsc::UnboundedReceiver<AgentMessage>,
     pub responses: Arc<Mutex<Vec<TtsResponse>>>,
@@ -67,7 +71,11 @@ pub(super) struct Caller {
 
 /// What the caller leaves behind: its two tracks and the played stretches.
 pub(super) struct CallerResult {
-    pub sent: Vec<i16>,
+    /// What the agent was sent, at the rendering's output rate.
+    pub wire: Vec<i16>,
+    /// Length of the call's timeline at the line rate.
+    pub line_samples: usize,
+    pub packet_fate: Option<PacketFate>,
     pub heard: Vec<i16>,
     pub stretches: Vec<PlayedStretch>,
     pub end_reason: String,
@@ -76,7 +84,9 @@ pub(super) struct CallerResult {
 struct State {
     queue: VecDeque<PlayItem>,
     stretches: Vec<PlayedStretch>,
-    sent: Vec<i16>,
+    /// Frames sent so far; `frames * FRAME` is the timeline position.
+    frames: usize,
+    wire: Vec<i16>,
     heard: Vec<i16>,
     speaking: Option<Speaking>,
     waiting: Waiting,
@@ -96,7 +106,8 @@ impl Caller {
         let mut s = State {
             queue: VecDeque::new(),
             stretches: vec![PlayedStretch::default()],
-            sent: Vec::new(),
+            frames: 0,
+            wire: Vec::new(),
             heard: Vec::new(),
             speaking: None,
             waiting: Waiting::Idle,
@@ -107,13 +118,13 @@ impl Caller {
             reply_start: None,
             hung_up_by_agent: false,
         };
-        let _ = self.to_agent.send(CallerMessage::Start { sample_rate: LINE_RATE });
+        let _ = self.to_agent.send(CallerMessage::Start { sample_rate: self.renderer.output_rate() });
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(FRAME_MS));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut pending_frame: Option<Vec<i16>> = None;
         let end_reason = loop {
             ticker.tick().await;
-            let now = s.sent.len();
+            let now = s.frames * FRAME;
             if let Some(frame) = pending_frame.take() {
                 let _ = self.to_agent.send(CallerMessage::Media { samples: frame });
             }
@@ -134,7 +145,14 @@ impl Caller {
         };
         let _ = self.to_agent.send(CallerMessage::Stop);
         s.stretches.retain(|stretch| !stretch.runs.is_empty());
-        CallerResult { sent: s.sent, heard: s.heard, stretches: s.stretches, end_reason }
+        CallerResult {
+            line_samples: s.frames * FRAME,
+            wire: s.wire,
+            packet_fate: self.renderer.packet_fate().cloned(),
+            heard: s.heard,
+            stretches: s.stretches,
+            end_reason,
+        }
     }
 
     fn note(&self, message: impl Into<String>) {
@@ -307,19 +325,31 @@ impl Caller {
     }
 
     fn start_speaking(&mut self, s: &mut State, now: usize, stem: usize) {
+        let clean = &self.stems[stem];
+        let noise = self.renderer.noise_power(now, now + clean.samples.len());
+        let snr = (noise > 0.0).then(|| {
+            let speech = word_power(&to_f32(&clean.samples), &clean.words);
+            10.0 * (speech / noise).log10()
+        });
+        let mut shared = self.snr.lock().unwrap_or_else(|p| p.into_inner());
+        if shared.len() <= stem {
+            shared.resize(stem + 1, None);
+        }
+        shared[stem] = snr;
+        drop(shared);
         s.speaking = Some(Speaking { utterance: s.utterances, stem, position: 0, started_at: now });
         s.utterances += 1;
     }
 
-    /// The microphone frame for the next 20 ms: speech or silence, plus the
-    /// noise floor.
+    /// What the agent receives for the next 20 ms: the caller's speech (or
+    /// silence) through the microphone and line, with noise and echo.
     fn capture(&mut self, s: &mut State, now: usize) -> Vec<i16> {
-        let mut frame = vec![0.0f64; FRAME];
+        let mut speech = vec![0.0f32; FRAME];
         if let Some(speaking) = &mut s.speaking {
             let stem = &self.stems[speaking.stem];
             let end = (speaking.position + FRAME).min(stem.samples.len());
-            for (out, &sample) in frame.iter_mut().zip(&stem.samples[speaking.position..end]) {
-                *out = f64::from(sample);
+            for (out, &sample) in speech.iter_mut().zip(&stem.samples[speaking.position..end]) {
+                *out = f32::from(sample) / 32768.0;
             }
             speaking.position = end;
             if end == stem.samples.len() {
@@ -327,13 +357,17 @@ impl Caller {
                 self.finish_utterance(s, speaking);
             }
         }
-        let frame: Vec<i16> = frame
-            .into_iter()
-            .map(|x| (x + self.noise_sigma * self.rng.gaussian()).round().clamp(-32768.0, 32767.0) as i16)
-            .collect();
-        debug_assert_eq!(s.sent.len(), now);
-        s.sent.extend_from_slice(&frame);
-        frame
+        let heard = s.heard.get(now..(now + FRAME).min(s.heard.len())).unwrap_or(&[]);
+        let wire = match self.renderer.frame(&speech, heard) {
+            Ok(wire) => wire,
+            Err(error) => {
+                self.note(format!("the caller's audio could not be rendered, silence sent: {error}"));
+                vec![0; self.renderer.output_rate() as usize / 50]
+            }
+        };
+        s.frames += 1;
+        s.wire.extend_from_slice(&wire);
+        wire
     }
 
     fn finish_utterance(&mut self, s: &mut State, speaking: Speaking) {
@@ -357,6 +391,7 @@ impl Caller {
                 end_us: samples_to_us(end, LINE_RATE),
                 words,
                 audio_digest: digest_samples(&stem.samples),
+                snr_db: self.snr.lock().unwrap_or_else(|p| p.into_inner()).get(speaking.stem).copied().flatten(),
             },
         );
         s.my_turn_end = at + stem.samples.len();

@@ -2,6 +2,7 @@
 
 use voicegate_agent::config::InterruptHistory;
 
+use crate::audio::render::Rendering;
 use crate::doubles::{Latency, LlmScript};
 
 /// A pause the caller makes inside an utterance, after a given word.
@@ -9,6 +10,8 @@ use crate::doubles::{Latency, LlmScript};
 pub struct Pause {
     pub after_word: String,
     pub ms: u32,
+    /// A hesitation: the pause starts with an "um" in the caller's voice.
+    pub filled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,8 +68,8 @@ pub struct CallPlan {
     pub tts_first_audio: Latency,
     pub budgets: Budgets,
     pub agent: AgentOptions,
-    /// The caller's microphone noise floor, dBFS (RMS).
-    pub noise_floor_dbfs: f64,
+    /// The caller's microphone and line: noise, channel, echo, rate.
+    pub rendering: Rendering,
     /// The call is cut off after this long whatever happens.
     pub max_call_ms: u64,
 }
@@ -85,7 +88,7 @@ impl CallPlan {
             tts_first_audio: Latency { base_ms: 100, jitter_ms: 20 },
             budgets: Budgets::default(),
             agent: AgentOptions::default(),
-            noise_floor_dbfs: -65.0,
+            rendering: Rendering::default(),
             max_call_ms: 180_000,
         }
     }

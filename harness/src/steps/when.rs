@@ -9,11 +9,19 @@ fn says(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     Ok(())
 }
 
-fn says_pausing(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+fn pausing(w: &mut World<'_>, args: &[Arg], filled: bool) -> StepResult {
     let text = str_arg(args, 0)?.to_string();
-    let pause = Pause { ms: ms_arg(args, 1)?, after_word: str_arg(args, 2)?.to_string() };
+    let pause = Pause { ms: ms_arg(args, 1)?, after_word: str_arg(args, 2)?.to_string(), filled };
     w.plan_mut()?.script.push(CallerAction::Say { text, pauses: vec![pause] });
     Ok(())
+}
+
+fn says_pausing(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    pausing(w, args, false)
+}
+
+fn says_hesitating(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    pausing(w, args, true)
 }
 
 fn interrupts_after(w: &mut World<'_>, args: &[Arg]) -> StepResult {
@@ -48,6 +56,7 @@ pub(super) fn steps() -> Vec<StepDef> {
     vec![
         def("the caller says {string}", says),
         def("the caller says {string} pausing {int} ms after {string}", says_pausing),
+        def("the caller says {string} hesitating {int} ms after {string}", says_hesitating),
         def("the caller interrupts {float} seconds into the agent's reply saying {string}", interrupts_after),
         def("the caller interrupts during the last word of the agent's reply saying {string}", interrupts_last_word),
         def("the caller stays silent for {int} seconds", silent),
