@@ -64,6 +64,12 @@ pub enum Frame {
         utterance: UtteranceId,
         interrupted: bool,
     },
+    /// Reply audio just sent to the caller (upstream), so that voice
+    /// activity detection can tell the agent's own echo from the caller.
+    PlaybackReference {
+        samples: Vec<i16>,
+        sample_rate: u32,
+    },
 
     // ---- control ----
     /// The responder begins a reply; TTS and output group audio under it.
@@ -136,7 +142,8 @@ impl Frame {
             | Frame::Interruption
             | Frame::PlaybackMark { .. }
             | Frame::BotStartedSpeaking { .. }
-            | Frame::BotStoppedSpeaking { .. } => FrameClass::System,
+            | Frame::BotStoppedSpeaking { .. }
+            | Frame::PlaybackReference { .. } => FrameClass::System,
             Frame::ReplyStarted { .. } | Frame::ReplyTextDone { .. } | Frame::EndAfterReply => FrameClass::Control,
             Frame::Transcription { .. }
             | Frame::UserTurn { .. }

@@ -22,11 +22,37 @@ pub struct VadSettings {
     pub end_of_turn_ms: u32,
     /// Audio kept from before the detected start, sent to the recogniser.
     pub pre_roll_ms: u32,
+    /// A frame counts as speech only this far above the background (the
+    /// quietest frame of the last two seconds), dB: steady noise and
+    /// distant talkers are not the caller.
+    #[serde(default = "default_min_snr_db")]
+    pub min_snr_db: f32,
+    /// While the agent speaks, its voice may come back through the caller's
+    /// microphone at least this much quieter, dB; a frame must be louder
+    /// than that to count as the caller barging in.
+    #[serde(default = "default_echo_return_loss_db")]
+    pub echo_return_loss_db: f32,
+}
+
+fn default_echo_return_loss_db() -> f32 {
+    15.0
+}
+
+fn default_min_snr_db() -> f32 {
+    12.0
 }
 
 impl Default for VadSettings {
     fn default() -> Self {
-        Self { start_threshold: 0.5, stop_threshold: 0.35, start_ms: 96, end_of_turn_ms: 700, pre_roll_ms: 300 }
+        Self {
+            start_threshold: 0.5,
+            stop_threshold: 0.35,
+            start_ms: 96,
+            end_of_turn_ms: 700,
+            pre_roll_ms: 300,
+            min_snr_db: default_min_snr_db(),
+            echo_return_loss_db: default_echo_return_loss_db(),
+        }
     }
 }
 

@@ -111,6 +111,7 @@ impl OutputTransport {
             ctx.emit(EventKind::BotStartedSpeaking { utterance: utterance.0 });
             ctx.push_up(Frame::BotStartedSpeaking { utterance });
         }
+        ctx.push_up(Frame::PlaybackReference { samples: samples.clone(), sample_rate });
         let chunk_start = reply.samples_sent;
         for word in words {
             reply.open_words.push_back((reply.sent_words.len(), chunk_start + word.end));

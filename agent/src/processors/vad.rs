@@ -4,6 +4,18 @@
 //! `start_threshold`; the turn ends after `end_of_turn_ms` of frames scoring
 //! below `stop_threshold`. A start emits `UserStartedSpeaking` and an
 //! `Interruption`; the end emits `UserStoppedSpeaking`.
+//!
+//! earshot hears any voice, including distant talkers and loud noise, so a
+//! frame also has to be `min_snr_db` above the background: the quietest
+//! frame of the last two seconds (minimum statistics). While the agent
+//! speaks, a frame must also be louder than the loudest echo its reply could
+//! cause: the reply's energy around that moment, less `echo_return_loss_db`.
+//! The output stage sends the reply audio upstream as it goes out, and the
+//! caller plays it as it arrives, so its schedule is known to within a few
+//! frames. Once the caller is speaking, a frame also has to be within
+//! `TALKER_RANGE_DB` of the loudest frame of their turn: talkers in the
+//! background (a cafe) are much quieter than the caller, and should not hold
+//! the caller's turn open.
 
 use std::time::Duration;
 
@@ -17,6 +29,17 @@ use crate::telemetry::{EventKind, millis};
 const VAD_RATE: u32 = 16_000;
 const VAD_FRAME: usize = 256;
 const VAD_FRAME_MS: u32 = 16;
+/// Frames the background estimate looks back over (two seconds).
+const BACKGROUND_FRAMES: usize = 125;
+/// The echo of a reply frame may arrive this many frames later (line
+/// delays, framing, the acoustic path and its reflections: about 300 ms)...
+const ECHO_LOOKBACK: usize = 19;
+/// ...or, as playback and capture are not aligned exactly, this many earlier.
+const ECHO_LOOKAHEAD: usize = 2;
+/// How much louder than the loudest possible echo barge-in speech must be.
+const ECHO_MARGIN_DB: f32 = 3.0;
+/// Within a turn, frames this far below its loudest are not the caller.
+const TALKER_RANGE_DB: f32 = 20.0;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
@@ -32,6 +55,14 @@ pub struct Vad {
     /// 16 kHz samples analysed so far; the media clock of the detector.
     analysed: u64,
     state: State,
+    /// Energies of the most recent frames, dBFS.
+    recent: std::collections::VecDeque<f32>,
+    /// Energies of reply audio as the caller plays it, dBFS, by frame from
+    /// `playback_base`.
+    playback: std::collections::VecDeque<f32>,
+    playback_base: u64,
+    /// The loudest speech frame of the caller's current turn, dBFS.
+    talker_peak: f32,
 }
 
 impl Vad {
@@ -43,18 +74,80 @@ impl Vad {
             pending: Vec::new(),
             analysed: 0,
             state: State::Quiet { speech_ms: 0, candidate_start: Duration::ZERO },
+            recent: std::collections::VecDeque::with_capacity(BACKGROUND_FRAMES),
+            playback: std::collections::VecDeque::new(),
+            playback_base: 0,
+            talker_peak: f32::NEG_INFINITY,
         }
     }
 
     fn analyse(&mut self, ctx: &mut Context) {
         while self.pending.len() >= VAD_FRAME {
             let frame: Vec<i16> = self.pending.drain(..VAD_FRAME).collect();
+            let index = self.analysed / VAD_FRAME as u64;
             let frame_start = samples_to_duration(self.analysed, VAD_RATE);
             self.analysed += VAD_FRAME as u64;
             let frame_end = samples_to_duration(self.analysed, VAD_RATE);
             let score = self.detector.predict_i16(&frame);
+            let energy = energy_db(&frame);
+            let in_turn = matches!(self.state, State::Speaking { .. });
+            let heard =
+                self.above_background(energy, index) && !(in_turn && energy < self.talker_peak - TALKER_RANGE_DB);
+            let score = if heard { score } else { 0.0 };
+            if score >= self.settings.start_threshold {
+                self.talker_peak = self.talker_peak.max(energy);
+            }
             self.step(score, frame_start, frame_end, ctx);
+            if !matches!(self.state, State::Speaking { .. }) && in_turn {
+                self.talker_peak = f32::NEG_INFINITY;
+            }
         }
+    }
+
+    /// Does this frame stand `min_snr_db` above the background, and above
+    /// any echo of the agent's reply?
+    fn above_background(&mut self, energy: f32, index: u64) -> bool {
+        if self.recent.len() == BACKGROUND_FRAMES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(energy);
+        let background = self.recent.iter().copied().fold(f32::INFINITY, f32::min);
+        let loudest_echo = self.reply_energy_around(index) - self.settings.echo_return_loss_db;
+        energy >= background + self.settings.min_snr_db && energy >= loudest_echo + ECHO_MARGIN_DB
+    }
+
+    /// The loudest reply frame whose echo could be in frame `index`.
+    fn reply_energy_around(&mut self, index: u64) -> f32 {
+        let oldest = index.saturating_sub(ECHO_LOOKBACK as u64);
+        while self.playback_base < oldest && !self.playback.is_empty() {
+            self.playback.pop_front();
+            self.playback_base += 1;
+        }
+        (oldest..=index + ECHO_LOOKAHEAD as u64)
+            .filter_map(|f| f.checked_sub(self.playback_base).and_then(|i| self.playback.get(i as usize)))
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
+
+    /// Reply audio just sent: the caller plays it as soon as it arrives,
+    /// after whatever is already queued.
+    fn schedule_playback(&mut self, samples: &[i16], sample_rate: u32) {
+        let now = self.analysed / VAD_FRAME as u64;
+        if self.playback.is_empty() || self.playback_base + (self.playback.len() as u64) < now {
+            self.playback.clear();
+            self.playback_base = now;
+        }
+        for frame in resample_linear(samples, sample_rate, VAD_RATE).chunks(VAD_FRAME) {
+            self.playback.push_back(energy_db(frame));
+        }
+    }
+
+    /// The caller's playback was cleared: nothing more plays after now
+    /// (what already played still echoes).
+    fn cut_playback(&mut self) {
+        let now = self.analysed / VAD_FRAME as u64 + ECHO_LOOKAHEAD as u64;
+        let keep = now.saturating_sub(self.playback_base) as usize;
+        self.playback.truncate(keep);
     }
 
     fn step(&mut self, score: f32, frame_start: Duration, frame_end: Duration, ctx: &mut Context) {
@@ -104,10 +197,21 @@ impl Processor for Vad {
                 ctx.forward(frame, origin);
                 self.analyse(ctx);
             }
+            Frame::PlaybackReference { samples, sample_rate } => self.schedule_playback(&samples, sample_rate),
+            Frame::BotStoppedSpeaking { interrupted: true, .. } => {
+                self.cut_playback();
+                ctx.forward(frame, origin);
+            }
             Frame::Stop | Frame::Interruption => {}
             other => ctx.forward(other, origin),
         }
     }
+}
+
+/// Mean power of a frame, dBFS.
+fn energy_db(frame: &[i16]) -> f32 {
+    let power = frame.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / frame.len().max(1) as f64;
+    (10.0 * (power / (32768.0f64 * 32768.0) + 1e-12).log10()) as f32
 }
 
 /// Linear-interpolation resampling, good enough for voice activity
@@ -138,6 +242,31 @@ mod tests {
 
     fn ctx() -> Context {
         Context::new(test_sink())
+    }
+
+    #[test]
+    fn frames_must_stand_above_the_background_and_the_agents_own_echo() {
+        let mut vad = Vad::new(VadSettings::default());
+        for index in 0..60 {
+            assert!(!vad.above_background(-50.0, index), "steady noise is not the caller");
+        }
+        assert!(vad.above_background(-30.0, 60), "20 dB above the background");
+        assert!(!vad.above_background(-45.0, 61), "5 dB above the background");
+
+        // The agent starts a reply at about -15 dBFS.
+        let reply: Vec<i16> = (0..VAD_FRAME * 10).map(|i| ((i as f32 * 0.3).sin() * 0.25 * 32767.0) as i16).collect();
+        vad.analysed = 62 * VAD_FRAME as u64;
+        vad.schedule_playback(&reply, VAD_RATE);
+        assert!(!vad.above_background(-38.0, 63), "its echo, 23 dB under the reply, is not the caller");
+        assert!(vad.above_background(-20.0, 64), "the caller talking over the reply is");
+        assert!(!vad.above_background(-38.0, 70 + ECHO_LOOKBACK as u64), "the reply still echoes after it ends");
+        assert!(vad.above_background(-35.0, 72 + ECHO_LOOKBACK as u64), "and then no longer");
+
+        // A reply cut off by the caller plays no further.
+        vad.analysed = 100 * VAD_FRAME as u64;
+        vad.schedule_playback(&reply, VAD_RATE);
+        vad.cut_playback();
+        assert!(vad.above_background(-35.0, 103 + ECHO_LOOKBACK as u64), "the cut-off rest does not echo");
     }
 
     fn drive(vad: &mut Vad, scores: &[f32], ctx: &mut Context) -> Vec<Frame> {

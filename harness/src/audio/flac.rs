@@ -54,10 +54,8 @@ pub fn write_flac(path: &Path, samples: &[i16], sample_rate: u32, bits: u32) -> 
     use flacenc::error::Verify;
     let shift = 16 - bits;
     let max = (1i32 << (bits - 1)) - 1;
-    let mut narrow: Vec<i32> = samples
-        .iter()
-        .map(|&s| ((f64::from(s) / f64::from(1 << shift)).round() as i32).clamp(-max - 1, max))
-        .collect();
+    let mut narrow: Vec<i32> =
+        samples.iter().map(|&s| ((f64::from(s) / f64::from(1 << shift)).round() as i32).clamp(-max - 1, max)).collect();
     let config = flacenc::config::Encoder::default()
         .into_verified()
         .map_err(|e| file_error(path, format!("FLAC encoder configuration: {e:?}")))?;

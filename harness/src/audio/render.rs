@@ -185,7 +185,13 @@ pub fn prepare_speech(
 
 /// Other talkers from the corpus, each saying phrase after phrase with short
 /// gaps, summed; never the caller's own voice.
-fn babble(talkers: usize, len: usize, rng: &mut Rng, corpus: &Corpus, caller: (&str, &str)) -> Result<Vec<f32>, AudioError> {
+fn babble(
+    talkers: usize,
+    len: usize,
+    rng: &mut Rng,
+    corpus: &Corpus,
+    caller: (&str, &str),
+) -> Result<Vec<f32>, AudioError> {
     let entries: Vec<_> =
         corpus.manifest().entries.iter().filter(|e| (e.accent.as_str(), e.variant.as_str()) != caller).collect();
     let mut bed = vec![0.0f32; len];
@@ -304,7 +310,11 @@ impl MicRenderer {
                 let gain = 10f64.powf(echo.level_db / 20.0) as f32;
                 let ms = |ms: u32| (ms * LINE_RATE / 1000) as usize;
                 // The direct path and two room reflections.
-                vec![(ms(echo.delay_ms), gain), (ms(echo.delay_ms + 7), gain * 0.4), (ms(echo.delay_ms + 17), gain * 0.2)]
+                vec![
+                    (ms(echo.delay_ms), gain),
+                    (ms(echo.delay_ms + 7), gain * 0.4),
+                    (ms(echo.delay_ms + 17), gain * 0.2),
+                ]
             }
             None => Vec::new(),
         };
@@ -396,8 +406,11 @@ mod tests {
         let u = corpus.utterance("what are your opening hours", "en-gb-scotland", "f").expect("phrase");
         let line = resample(&to_f32(&u.samples), u.sample_rate, LINE_RATE).expect("resample");
         let scale = |x: usize| x * LINE_RATE as usize / u.sample_rate as usize;
-        let words: Vec<CorpusWord> =
-            u.words.iter().map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) }).collect();
+        let words: Vec<CorpusWord> = u
+            .words
+            .iter()
+            .map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) })
+            .collect();
         prepare_speech(&line, &words, rendering).expect("prepare")
     }
 

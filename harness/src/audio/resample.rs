@@ -38,7 +38,10 @@ impl StreamResampler {
             None
         } else {
             let error = |message: String| AudioError::Resample { from, to, message };
-            Some(Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input).map_err(|e| error(e.to_string()))?)
+            Some(
+                Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input)
+                    .map_err(|e| error(e.to_string()))?,
+            )
         };
         Ok(Self { inner, from, to, chunk })
     }

@@ -9,7 +9,8 @@
 //! by more than `WORD_ENERGY_MARGIN_DB` (so a turn that holds only the first
 //! half of an utterance does not "hear" the second half in its silence).
 
-use crate::audio::CorpusWord;
+use crate::audio::channel::telephone_band;
+use crate::audio::{CorpusWord, to_f32};
 
 const FRAME_MS: u32 = 10;
 const FLOOR_DB: f32 = -60.0;
@@ -38,13 +39,15 @@ pub struct Alignment {
     pub words: Vec<String>,
 }
 
+/// Log energy in 10 ms frames of the speech band (300–3400 Hz), where
+/// rumble, hum and hiss outside it cannot swamp the words.
 fn envelope(samples: &[i16], sample_rate: u32) -> Vec<f32> {
     let frame = (sample_rate * FRAME_MS / 1000).max(1) as usize;
-    samples
-        .chunks(frame)
+    let band = telephone_band(&to_f32(samples), sample_rate);
+    band.chunks(frame)
         .map(|c| {
             let power = c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64;
-            (10.0 * (power / (32768.0f64 * 32768.0) + 1e-12).log10() as f32).max(FLOOR_DB)
+            (10.0 * (power + 1e-12).log10() as f32).max(FLOOR_DB)
         })
         .collect()
 }

@@ -4,13 +4,16 @@
 //! The word error rate follows a logistic curve in the utterance's measured
 //! SNR: `1 / (1 + exp((snr - midpoint) / 2.5 dB))`, where the midpoint (the
 //! SNR at which half the words are wrong) is 0 dB for General American and
-//! up to 3 dB higher for the other accents. Clean speech (no noise mixed)
+//! up to 3 dB higher for the other accents, and 6 dB higher again when the
+//! noise is other people talking (babble, cafe, street), which masks speech
+//! far more than steady noise of the same power. Clean speech (no noise mixed)
 //! is recognised without errors. A wrong word is dropped (60%) or replaced
 //! by a short function word (40%); when fewer than half the words survive,
 //! the recogniser returns nothing, as real ones do with unintelligible audio.
 
 use std::sync::{Arc, Mutex};
 
+use crate::audio::render::Background;
 use crate::seed::Rng;
 
 /// Each caller utterance's measured SNR, by stem index (`None`: no noise).
@@ -29,11 +32,22 @@ pub fn accent_penalty_db(accent: &str) -> f64 {
     }
 }
 
-/// The word error rate at `snr_db` for `accent`.
-pub fn word_error_rate(snr_db: Option<f64>, accent: &str) -> f64 {
+/// How much harder a background is than steady noise, in dB of SNR.
+pub fn masker_penalty_db(background: Option<Background>) -> f64 {
+    match background {
+        Some(Background::Babble | Background::Cafe | Background::Street) => 6.0,
+        _ => 0.0,
+    }
+}
+
+/// The word error rate at `snr_db` for `accent` over `background`.
+pub fn word_error_rate(snr_db: Option<f64>, accent: &str, background: Option<Background>) -> f64 {
     match snr_db {
         None => 0.0,
-        Some(snr) => 1.0 / (1.0 + ((snr - accent_penalty_db(accent)) / SLOPE_DB).exp()),
+        Some(snr) => {
+            let midpoint = accent_penalty_db(accent) + masker_penalty_db(background);
+            1.0 / (1.0 + ((snr - midpoint) / SLOPE_DB).exp())
+        }
     }
 }
 
@@ -59,13 +73,14 @@ pub fn degrade(words: &[String], wer: f64, rng: &mut Rng) -> Vec<String> {
 #[derive(Debug, Clone, Default)]
 pub struct RecognitionErrors {
     pub accent: String,
+    pub background: Option<Background>,
     pub snr: SharedSnr,
 }
 
 impl RecognitionErrors {
     pub fn rate_for(&self, stem: usize) -> f64 {
         let snr = self.snr.lock().unwrap_or_else(|p| p.into_inner()).get(stem).copied().flatten();
-        word_error_rate(snr, &self.accent)
+        word_error_rate(snr, &self.accent, self.background)
     }
 }
 
@@ -77,13 +92,17 @@ mod tests {
 
     #[test]
     fn errors_rise_as_snr_falls_and_with_harder_accents() {
-        assert_eq!(word_error_rate(None, "en-gb-scotland"), 0.0);
-        assert!((word_error_rate(Some(0.0), "en-us") - 0.5).abs() < 1e-12);
-        assert!(word_error_rate(Some(20.0), "en-us") < 1e-3);
-        assert!(word_error_rate(Some(-10.0), "en-us") > 0.98);
+        let steady = Some(Background::Pink);
+        assert_eq!(word_error_rate(None, "en-gb-scotland", None), 0.0);
+        assert!((word_error_rate(Some(0.0), "en-us", steady) - 0.5).abs() < 1e-12);
+        assert!((word_error_rate(Some(6.0), "en-us", Some(Background::Cafe)) - 0.5).abs() < 1e-12);
+        assert!(word_error_rate(Some(20.0), "en-us", steady) < 1e-3);
+        assert!(word_error_rate(Some(-10.0), "en-us", steady) > 0.98);
         for snr in [-5.0, 0.0, 5.0, 10.0] {
-            assert!(word_error_rate(Some(snr), "en-gb-scotland") > word_error_rate(Some(snr), "en-us"));
-            assert!(word_error_rate(Some(snr), "en-us") > word_error_rate(Some(snr + 1.0), "en-us"));
+            let wer = |accent, background| word_error_rate(Some(snr), accent, background);
+            assert!(wer("en-gb-scotland", steady) > wer("en-us", steady));
+            assert!(wer("en-us", Some(Background::Babble)) > wer("en-us", steady));
+            assert!(wer("en-us", steady) > word_error_rate(Some(snr + 1.0), "en-us", steady));
         }
     }
 

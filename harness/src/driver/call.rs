@@ -172,7 +172,11 @@ async fn call(
     let snr = SharedSnr::default();
     let stt = AligningStt::new(
         stems.clone(),
-        RecognitionErrors { accent: plan.accent.clone(), snr: snr.clone() },
+        RecognitionErrors {
+            accent: plan.accent.clone(),
+            background: plan.rendering.noise.map(|n| n.background),
+            snr: snr.clone(),
+        },
         plan.stt_latency,
         Rng::derive(seed, "stt"),
         recorder.clone(),

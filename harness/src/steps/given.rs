@@ -6,30 +6,6 @@ use voicegate_agent::frame::ToolCall;
 use super::{Arg, StepDef, StepError, StepResult, World, def, int_arg, ms_arg, str_arg};
 use crate::doubles::{Latency, LlmRule};
 
-fn accent_code(name: &str) -> Result<&'static str, StepError> {
-    Ok(match name.to_lowercase().as_str() {
-        "american" | "us" => "en-us",
-        "british" | "english" | "uk" => "en-gb",
-        other => return Err(StepError::Invalid(format!("unknown accent {other:?}: expected American or British"))),
-    })
-}
-
-fn accent(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let code = accent_code(str_arg(args, 0)?)?;
-    w.plan_mut()?.accent = code.into();
-    Ok(())
-}
-
-fn voice(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let variant = match str_arg(args, 0)?.to_lowercase().as_str() {
-        "female" | "woman's" => "f",
-        "male" | "man's" => "m",
-        other => return Err(StepError::Invalid(format!("unknown voice {other:?}: expected female or male"))),
-    };
-    w.plan_mut()?.variant = variant.into();
-    Ok(())
-}
-
 fn llm_rule(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let rule = LlmRule { trigger: str_arg(args, 0)?.into(), reply: str_arg(args, 1)?.into(), tool: None };
     w.plan_mut()?.llm.rules.push(rule);
@@ -127,9 +103,6 @@ fn no_input(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 
 pub(super) fn steps() -> Vec<StepDef> {
     vec![
-        def("the caller has an {word} accent", accent),
-        def("the caller has a {word} accent", accent),
-        def("the caller has a {word} voice", voice),
         def("the LLM answers {string} with {string}", llm_rule),
         def("the LLM answers anything else with {string}", llm_default),
         def("the LLM answers {string} by calling {word} for order {string} and then says {string}", llm_tool_for_order),

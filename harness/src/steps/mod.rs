@@ -2,6 +2,7 @@
 //! Cucumber expressions. `Given` and `When` steps build the call plan; the
 //! first `Then` step runs the call; `Then` steps check its record.
 
+mod audio;
 mod expr;
 mod given;
 mod tenancy;
@@ -43,6 +44,7 @@ fn def(pattern: &'static str, run: fn(&mut World<'_>, &[Arg]) -> StepResult) -> 
 /// Every step definition, in one list.
 pub fn registry() -> Vec<StepDef> {
     let mut steps = given::steps();
+    steps.extend(audio::steps());
     steps.extend(when::steps());
     steps.extend(then::steps());
     steps.extend(tenancy::steps());

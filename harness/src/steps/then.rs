@@ -193,8 +193,55 @@ fn tool_ran(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     if ran { Ok(()) } else { fail(format!("the agent never ran {tool}")) }
 }
 
+fn never_cut_off(w: &mut World<'_>, _: &[Arg]) -> StepResult {
+    let call = w.call()?;
+    let clears: Vec<u64> = call
+        .outcome
+        .record
+        .events()
+        .filter(|(_, e)| matches!(e, Event::ClearReceived { .. }))
+        .map(|(at, _)| at / 1000)
+        .collect();
+    if clears.is_empty() {
+        Ok(())
+    } else {
+        fail(format!("the agent cut its own reply off (a false barge-in) at {clears:?} ms"))
+    }
+}
+
+fn packets_lost(w: &mut World<'_>, _: &[Arg]) -> StepResult {
+    let call = w.call()?;
+    let lost = call.outcome.record.events().find_map(|(_, e)| match e {
+        Event::PhoneLine { lost, late } => Some(lost.len() + late.len()),
+        _ => None,
+    });
+    match lost {
+        Some(n) if n > 0 => Ok(()),
+        Some(_) => fail("the phone line lost no packets"),
+        None => fail("the call did not go over a phone line"),
+    }
+}
+
+fn heard_at_snr(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (low, high) = (super::float_arg(args, 0)?, super::float_arg(args, 1)?);
+    let call = w.call()?;
+    for (_, event) in call.outcome.record.events() {
+        if let Event::CallerSpeech { text, snr_db, .. } = event {
+            match snr_db {
+                Some(snr) if (low..=high).contains(snr) => {}
+                Some(snr) => return fail(format!("{text:?} was mixed at {snr:.2} dB SNR, not {low} to {high} dB")),
+                None => return fail(format!("{text:?} had no noise mixed under it")),
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn steps() -> Vec<StepDef> {
     vec![
+        def("the agent never cuts its own reply off", never_cut_off),
+        def("the phone line lost packets", packets_lost),
+        def("every caller utterance was mixed at {float} to {float} dB SNR", heard_at_snr),
         def("the caller hears {string}", hears),
         def("the caller does not hear {string}", does_not_hear),
         def("the agent's history holds only the words the caller heard", history_matches_heard),
