@@ -100,7 +100,7 @@ fn exit_codes_say_passed_failed_or_unusable() {
         dir.path(),
         "Feature: F\n  Scenario: S\n    Given the LLM answers \"weekends\" with \"Yes we do.\"\n    When the caller says \"do you deliver on weekends\"\n    Then the caller hears \"yes we do\"\n",
     );
-    assert_eq!(cli(&["run", "--scenarios", passing.to_str().expect("utf-8"), "--out", out]), 0);
+    assert_eq!(cli(&["run", "--scenarios", passing.to_str().expect("utf-8"), "--out", out, "--no-regressions"]), 0);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/report.json")).expect("report.json"))
             .expect("json");
@@ -173,4 +173,151 @@ fn a_credential_canary_appears_in_no_report_file() {
         let text = std::fs::read_to_string(&file).expect("report file");
         assert!(!text.contains(canary), "{} shows the secret", file.display());
     }
+}
+
+/// A barge-in scenario run with the truncation bug, its fixtures in `out`.
+fn failing_run_with_fixtures(dir: &Path) -> (PathBuf, PathBuf) {
+    let feature = write_feature(
+        dir,
+        "Feature: Fixtures\n  Scenario: Barge-in mid-reply\n    Given the caller has a Scottish accent\n    And the caller calls with cafe noise at 25 dB SNR\n    And the LLM answers \"opening hours\" with \"We are open from nine in the morning until half past five in the evening, Monday to Friday.\"\n    When the caller says \"what are your opening hours\"\n    And the caller interrupts 1.2 seconds into the agent's reply saying \"wait stop I have a different question\"\n    Then the agent's history holds only the words the caller heard\n",
+    );
+    let out = dir.join("out");
+    let code = cli(&[
+        "run",
+        "--scenarios",
+        feature.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--agent-fault",
+        "keep-generated-reply",
+        "--no-regressions",
+    ]);
+    assert_eq!(code, 1, "the truncation bug fails the scenario");
+    (feature, out.join("fixtures").join("case-barge-in-mid-reply-1"))
+}
+
+#[test]
+fn a_failing_scenario_leaves_a_fixture_that_replays_to_the_same_failure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_, fixture_dir) = failing_run_with_fixtures(dir.path());
+    let fixture = voicegate::fixture::Fixture::load(&fixture_dir).expect("the fixture loads and matches its files");
+    let m = &fixture.manifest;
+    assert_eq!(m.verdict.status, Status::Failed);
+    assert!(m.failed_step.as_deref().is_some_and(|s| s.contains("holds only the words the caller heard")));
+    assert_eq!((m.accent.as_str(), m.rendering.noise.map(|n| n.snr_db)), ("en-gb-scotland", Some(25.0)));
+    assert_eq!(m.ground_truth.len(), 2, "both utterances with their words");
+    assert!(m.ground_truth.iter().all(|u| u.snr_db.is_some() && !u.words.is_empty()));
+
+    let replay = voicegate::fixture::replay(&fixture, &corpus()).expect("replays");
+    assert!(replay.reproduced(), "{:?}", replay.first_difference);
+    assert_eq!(replay.verdict, m.verdict);
+    assert_eq!(cli(&["replay", fixture_dir.to_str().expect("utf-8")]), 0);
+    assert_eq!(cli(&["fixtures", "inspect", fixture_dir.to_str().expect("utf-8")]), 0);
+
+    // A fixture whose seed was edited does not reproduce, and says so.
+    let manifest_path = fixture_dir.join("manifest.json");
+    let mut edited: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest")).expect("json");
+    edited["seed"] = serde_json::json!(m.seed ^ 1);
+    std::fs::write(&manifest_path, serde_json::to_string(&edited).expect("json")).expect("write");
+    let changed = voicegate::fixture::Fixture::load(&fixture_dir).expect("still consistent with its files");
+    let replay = voicegate::fixture::replay(&changed, &corpus()).expect("replays");
+    assert!(!replay.same_record && !replay.same_caller_audio && replay.first_difference.is_some());
+    assert_eq!(cli(&["replay", fixture_dir.to_str().expect("utf-8")]), 1);
+}
+
+#[test]
+fn corrupt_or_mismatched_fixture_files_are_refused_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_, fixture_dir) = failing_run_with_fixtures(dir.path());
+    let load_error = |dir: &Path| voicegate::fixture::Fixture::load(dir).expect_err("must be refused").to_string();
+    let copy = |name: &str| {
+        let target = dir.path().join(name);
+        std::fs::create_dir_all(&target).expect("mkdir");
+        for file in ["manifest.json", "caller.wav", "agent.wav", "events.jsonl"] {
+            std::fs::copy(fixture_dir.join(file), target.join(file)).expect("copy");
+        }
+        target
+    };
+
+    let truncated = copy("truncated");
+    let wav = std::fs::read(truncated.join("caller.wav")).expect("wav");
+    std::fs::write(truncated.join("caller.wav"), &wav[..wav.len() / 2]).expect("truncate");
+    let error = load_error(&truncated);
+    assert!(error.contains("caller.wav") && error.contains("truncated"), "{error}");
+
+    let junk = copy("junk");
+    std::fs::write(junk.join("agent.wav"), b"not a wav").expect("junk");
+    let error = load_error(&junk);
+    assert!(error.contains("agent.wav") && error.contains("not a readable WAV"), "{error}");
+
+    let other_audio = copy("other-audio");
+    let (mut samples, rate) = voicegate::audio::read_wav(&other_audio.join("caller.wav")).expect("read");
+    samples[1000] = samples[1000].wrapping_add(1);
+    voicegate::audio::write_wav(&other_audio.join("caller.wav"), &samples, rate).expect("write");
+    let error = load_error(&other_audio);
+    assert!(error.contains("caller.wav") && error.contains("does not match the manifest"), "{error}");
+
+    let other_rate = copy("other-rate");
+    let (samples, _) = voicegate::audio::read_wav(&other_rate.join("agent.wav")).expect("read");
+    voicegate::audio::write_wav(&other_rate.join("agent.wav"), &samples, 8_000).expect("write");
+    let error = load_error(&other_rate);
+    assert!(error.contains("agent.wav") && error.contains("sample rate 8000"), "{error}");
+
+    let edited_events = copy("edited-events");
+    let events = std::fs::read_to_string(edited_events.join("events.jsonl")).expect("events");
+    std::fs::write(edited_events.join("events.jsonl"), events.replacen("what", "when", 1)).expect("write");
+    let error = load_error(&edited_events);
+    assert!(error.contains("events.jsonl") && error.contains("does not match the manifest"), "{error}");
+
+    let broken_manifest = copy("broken-manifest");
+    std::fs::write(broken_manifest.join("manifest.json"), "{\"schema_version\": 1,").expect("write");
+    let error = load_error(&broken_manifest);
+    assert!(error.contains("manifest.json") && error.contains("not a fixture manifest"), "{error}");
+    assert_eq!(cli(&["replay", broken_manifest.to_str().expect("utf-8")]), 2);
+}
+
+#[test]
+fn a_promoted_fixture_is_replayed_by_every_run_and_catches_the_bug_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (feature, fixture_dir) = failing_run_with_fixtures(dir.path());
+    let regressions = dir.path().join("regressions");
+    let regressions_arg = regressions.to_str().expect("utf-8");
+    let fixture_arg = fixture_dir.to_str().expect("utf-8");
+    assert_eq!(cli(&["fixtures", "promote", fixture_arg, "--name", "keeps-unheard", "--to", regressions_arg]), 0);
+    assert_eq!(
+        cli(&["fixtures", "promote", fixture_arg, "--name", "keeps-unheard", "--to", regressions_arg]),
+        2,
+        "an existing regression is never overwritten"
+    );
+    assert_eq!(cli(&["fixtures", "promote", fixture_arg, "--name", "../escape", "--to", regressions_arg]), 2);
+
+    // A passing scenario file; the regression is replayed beside it.
+    let passing = dir.path().join("passing.feature");
+    std::fs::write(
+        &passing,
+        "Feature: F\n  Scenario: S\n    Given the LLM answers \"weekends\" with \"Yes we do.\"\n    When the caller says \"do you deliver on weekends\"\n    Then the caller hears \"yes we do\"\n",
+    )
+    .expect("write");
+    let out = dir.path().join("out2");
+    let run = |fault: bool| {
+        let mut args = vec![
+            "run",
+            "--scenarios",
+            passing.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--regressions",
+            regressions_arg,
+        ];
+        if fault {
+            args.extend(["--agent-fault", "keep-generated-reply"]);
+        }
+        cli(&args)
+    };
+    assert_eq!(run(false), 0, "the fixed agent passes the regression");
+    let report = std::fs::read_to_string(out.join("report.json")).expect("report");
+    assert!(report.contains("Regressions") && report.contains("keeps-unheard"), "the regression is in the report");
+    assert_eq!(run(true), 1, "the bug, brought back, is caught by the regression");
+    let _ = feature;
 }

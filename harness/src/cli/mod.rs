@@ -1,6 +1,7 @@
 //! The command line: argument parsing and exit codes.
 
 mod corpus;
+mod fixtures;
 mod run;
 
 pub use run::{AgentFault, RunArgs};
@@ -24,6 +25,19 @@ pub enum Command {
     Corpus {
         #[command(subcommand)]
         action: corpus::CorpusAction,
+    },
+    /// Rerun a saved call from its fixture and say whether it reproduces
+    /// the same verdict, call record and audio.
+    Replay {
+        fixture: std::path::PathBuf,
+        /// The speech corpus folder.
+        #[arg(long)]
+        corpus: Option<std::path::PathBuf>,
+    },
+    /// List, inspect or promote fixtures.
+    Fixtures {
+        #[command(subcommand)]
+        action: fixtures::FixturesAction,
     },
 }
 
@@ -53,6 +67,8 @@ where
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Corpus { action } => corpus::run(action),
+        Command::Replay { fixture, corpus } => fixtures::run_replay(&fixture, corpus),
+        Command::Fixtures { action } => fixtures::run(action),
     };
     match result {
         Ok(code) => code,

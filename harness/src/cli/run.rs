@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_USAGE};
 use crate::audio::Corpus;
+use crate::fixture::{Fixture, check_regression, regression_dirs, save_fixtures};
 use crate::report::{Totals, terminal_table, write_reports};
 use crate::scenario::{RunOptions, TagExpr, load_features, run_scenarios};
 
@@ -33,6 +34,25 @@ pub struct RunArgs {
     /// Run the reference agent with a known bug, to see the checks catch it.
     #[arg(long, value_enum)]
     pub agent_fault: Option<AgentFault>,
+    /// Which calls to save as replayable fixtures under OUT/fixtures.
+    #[arg(long, value_enum, default_value = "failed")]
+    pub keep_fixtures: KeepFixtures,
+    /// Promoted regression fixtures, replayed in every run.
+    #[arg(long, default_value = super::fixtures::REGRESSIONS)]
+    pub regressions: PathBuf,
+    /// Do not replay the regression fixtures.
+    #[arg(long)]
+    pub no_regressions: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeepFixtures {
+    /// The calls of failed scenarios.
+    Failed,
+    /// Every call.
+    All,
+    /// None.
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,8 +61,8 @@ pub enum AgentFault {
     KeepGeneratedReply,
 }
 
-/// `scenarios` as given, or the project's own when run from elsewhere.
-fn resolve(path: &Path, fallback: &str) -> PathBuf {
+/// `path` as given, or the project's own `fallback` when run from elsewhere.
+pub(super) fn resolve(path: &Path, fallback: &str) -> PathBuf {
     if path.exists() || path.is_absolute() {
         return path.to_path_buf();
     }
@@ -80,14 +100,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         jobs: args.jobs,
         keep_generated_reply: args.agent_fault == Some(AgentFault::KeepGeneratedReply),
     };
-    let results = match run_scenarios(&scenarios, &corpus, &options) {
+    let mut results = match run_scenarios(&scenarios, &corpus, &options) {
         Ok(results) => results,
         Err(error) => {
             eprintln!("error: some steps are not understood (nothing was run):\n{error}");
             return Ok(EXIT_USAGE);
         }
     };
+    if !args.no_regressions {
+        let regressions = resolve(&args.regressions, super::fixtures::REGRESSIONS);
+        for dir in regression_dirs(&regressions)? {
+            let fixture = match Fixture::load(&dir) {
+                Ok(fixture) => fixture,
+                Err(error) => {
+                    eprintln!("error: the regression fixture cannot be replayed: {error}");
+                    return Ok(EXIT_USAGE);
+                }
+            };
+            results.push(check_regression(&fixture, &corpus, &options)?);
+        }
+    }
     write_reports(&args.out, args.seed, &results)?;
+    if args.keep_fixtures != KeepFixtures::None {
+        save_fixtures(&args.out, &results, &options, args.keep_fixtures == KeepFixtures::All)?;
+    }
     print!("{}", terminal_table(&results));
     let virtual_ms: u64 = results
         .iter()

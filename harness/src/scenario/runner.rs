@@ -31,7 +31,7 @@ impl Default for RunOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
@@ -135,9 +135,30 @@ fn bind<'r>(scenarios: &[Scenario], defs: &'r [StepDef]) -> Result<Vec<Vec<Bound
 }
 
 fn run_one(scenario: &Scenario, steps: &[Bound<'_>], corpus: &Corpus, options: &RunOptions) -> ScenarioResult {
-    let seed = scenario_seed(options.seed, scenario);
+    run_seeded(scenario, steps, corpus, scenario_seed(options.seed, scenario), options.keep_generated_reply)
+}
+
+/// Run one scenario again with the seed it ran with (from a fixture).
+pub fn replay_scenario(
+    scenario: &Scenario,
+    seed: u64,
+    keep_generated_reply: bool,
+    corpus: &Corpus,
+) -> Result<ScenarioResult, LoadError> {
+    let defs = registry();
+    let bound = bind(std::slice::from_ref(scenario), &defs)?;
+    Ok(run_seeded(scenario, &bound[0], corpus, seed, keep_generated_reply))
+}
+
+fn run_seeded(
+    scenario: &Scenario,
+    steps: &[Bound<'_>],
+    corpus: &Corpus,
+    seed: u64,
+    keep_generated_reply: bool,
+) -> ScenarioResult {
     let mut plan = CallPlan::new(format!("{} / {}", scenario.feature, scenario.name), seed);
-    if options.keep_generated_reply {
+    if keep_generated_reply {
         plan.agent.interrupt_history = InterruptHistory::Generated;
     }
     let mut world = World::new(plan, corpus);
