@@ -7,9 +7,11 @@
 
 use std::time::Instant;
 
+use voicegate::audio::Corpus;
 use voicegate::audio::channel::PhoneChannel;
-use voicegate::audio::render::{Background, Echo, FRAME, MicRenderer, NoiseMix, Rendering, prepare_speech};
-use voicegate::audio::{Corpus, CorpusWord, LINE_RATE, resample, to_f32};
+use voicegate::audio::render::{
+    Background, Echo, FRAME, MicRenderer, NoiseMix, Rendering, line_utterance, prepare_speech,
+};
 
 const CALL_SECONDS: usize = 60;
 const RUNS: usize = 7;
@@ -22,14 +24,8 @@ fn main() {
         echo: Some(Echo { level_db: -25.0, delay_ms: 40 }),
         ..Rendering::default()
     };
-    let utterance = corpus.utterance("what are your opening hours", "en-gb-scotland", "f").expect("phrase");
-    let line = resample(&to_f32(&utterance.samples), utterance.sample_rate, LINE_RATE).expect("resample");
-    let scale = |x: usize| x * LINE_RATE as usize / utterance.sample_rate as usize;
-    let words: Vec<CorpusWord> = utterance
-        .words
-        .iter()
-        .map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) })
-        .collect();
+    let (_, line, words) =
+        line_utterance(&corpus, "what are your opening hours", "en-gb-scotland", "f").expect("phrase");
     let (speech, _) = prepare_speech(&line, &words, &rendering).expect("prepare");
     let frames = CALL_SECONDS * 50;
     // The caller talks half the time; the agent's reply plays the other half.

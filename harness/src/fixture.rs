@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::audio::render::Rendering;
 use crate::audio::{Corpus, read_wav, write_wav};
 use crate::record::{CallRecord, Event, TimedWord};
-use crate::scenario::{RunOptions, Scenario, ScenarioResult, ScenarioStep, Status, StepStatus, replay_scenario};
+use crate::scenario::{RunOptions, Scenario, ScenarioResult, Status, StepStatus, replay_scenario};
 use crate::seed::{digest_samples, fnv1a};
 use crate::steps::CompletedCall;
 
@@ -39,68 +39,6 @@ pub enum FixtureError {
 
 fn file_error(path: &Path, message: impl std::fmt::Display) -> FixtureError {
     FixtureError::File { path: path.display().to_string(), message: message.to_string() }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FixtureStep {
-    pub keyword: String,
-    pub text: String,
-    pub line: usize,
-    pub docstring: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FixtureScenario {
-    pub feature: String,
-    pub name: String,
-    pub file: String,
-    pub line: usize,
-    pub tags: Vec<String>,
-    pub steps: Vec<FixtureStep>,
-}
-
-impl FixtureScenario {
-    fn of(scenario: &Scenario) -> Self {
-        Self {
-            feature: scenario.feature.clone(),
-            name: scenario.name.clone(),
-            file: scenario.file.display().to_string(),
-            line: scenario.line,
-            tags: scenario.tags.clone(),
-            steps: scenario
-                .steps
-                .iter()
-                .map(|s| FixtureStep {
-                    keyword: s.keyword.clone(),
-                    text: s.text.clone(),
-                    line: s.line,
-                    docstring: s.docstring.clone(),
-                })
-                .collect(),
-        }
-    }
-
-    fn scenario(&self) -> Scenario {
-        Scenario {
-            feature: self.feature.clone(),
-            name: self.name.clone(),
-            file: PathBuf::from(&self.file),
-            line: self.line,
-            tags: self.tags.clone(),
-            steps: self
-                .steps
-                .iter()
-                .map(|s| ScenarioStep {
-                    keyword: s.keyword.clone(),
-                    text: s.text.clone(),
-                    line: s.line,
-                    docstring: s.docstring.clone(),
-                })
-                .collect(),
-        }
-    }
 }
 
 /// One audio file of the fixture, as the manifest describes it.
@@ -149,7 +87,7 @@ pub struct SpokenUtterance {
 #[serde(deny_unknown_fields)]
 pub struct FixtureManifest {
     pub schema_version: u32,
-    pub scenario: FixtureScenario,
+    pub scenario: Scenario,
     /// The first step that failed, as `file:line: keyword text`.
     pub failed_step: Option<String>,
     pub run_seed: u64,
@@ -187,17 +125,7 @@ fn bytes_digest(bytes: &[u8]) -> String {
 
 /// The folder name of call `call` of a scenario: `<file>-<name>-<call>`.
 pub fn fixture_name(scenario: &Scenario, call: usize) -> String {
-    let stem = scenario.file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
-    let slug: String = scenario
-        .name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-        .collect::<String>()
-        .split('-')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
-    format!("{stem}-{}-{}", slug.chars().take(60).collect::<String>(), call + 1)
+    format!("{}-{}", crate::report::scenario_slug(scenario), call + 1)
 }
 
 /// Save call `index` of `result` as a fixture folder under `root`.
@@ -247,7 +175,7 @@ pub fn save_fixture(
         .map(|s| format!("{}:{}: {} {}", result.scenario.file.display(), s.line, s.keyword, s.text));
     let manifest = FixtureManifest {
         schema_version: FIXTURE_SCHEMA,
-        scenario: FixtureScenario::of(&result.scenario),
+        scenario: result.scenario.clone(),
         failed_step,
         run_seed: options.seed,
         seed: result.seed,
@@ -357,7 +285,7 @@ impl Replay {
 pub fn replay(fixture: &Fixture, corpus: &Corpus) -> Result<Replay, FixtureError> {
     let m = &fixture.manifest;
     let keep_generated_reply = m.agent_fault.as_deref() == Some("keep-generated-reply");
-    let result = replay_scenario(&m.scenario.scenario(), m.seed, keep_generated_reply, corpus)
+    let result = replay_scenario(&m.scenario, m.seed, keep_generated_reply, corpus)
         .map_err(|e| FixtureError::Scenario(format!("{}: {e}", fixture.dir.display())))?;
     let verdict = Verdict::of(&result);
     let (same_record, same_caller_audio, first_difference) = match result.calls.get(m.call) {
@@ -406,7 +334,7 @@ pub fn check_regression(
     options: &RunOptions,
 ) -> Result<ScenarioResult, FixtureError> {
     let m = &fixture.manifest;
-    let mut result = replay_scenario(&m.scenario.scenario(), m.seed, options.keep_generated_reply, corpus)
+    let mut result = replay_scenario(&m.scenario, m.seed, options.keep_generated_reply, corpus)
         .map_err(|e| FixtureError::Scenario(format!("{}: {e}", fixture.dir.display())))?;
     let name = fixture.dir.file_name().and_then(|n| n.to_str()).unwrap_or("regression");
     result.scenario.feature = "Regressions".into();

@@ -18,18 +18,6 @@ pub enum NoiseKind {
     Hum,
 }
 
-impl NoiseKind {
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "white" => NoiseKind::White,
-            "pink" => NoiseKind::Pink,
-            "brown" | "brownian" => NoiseKind::Brown,
-            "hum" | "mains hum" => NoiseKind::Hum,
-            _ => return None,
-        })
-    }
-}
-
 /// `len` samples of noise at about unit power, from `rng`.
 pub fn noise(kind: NoiseKind, len: usize, sample_rate: u32, rng: &mut Rng) -> Vec<f32> {
     let mut out: Vec<f32> = match kind {

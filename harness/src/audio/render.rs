@@ -143,6 +143,24 @@ fn db_to_power(db: f64) -> f64 {
     10f64.powf(db / 10.0)
 }
 
+/// The corpus recording of `text` at the line rate, with its word timings.
+pub fn line_utterance(
+    corpus: &Corpus,
+    text: &str,
+    accent: &str,
+    variant: &str,
+) -> Result<(String, Vec<f32>, Vec<CorpusWord>), AudioError> {
+    let utterance = corpus.utterance(text, accent, variant)?;
+    let scale = |x: usize| (x as u64 * u64::from(LINE_RATE) / u64::from(utterance.sample_rate)) as usize;
+    let samples = resample(&to_f32(&utterance.samples), utterance.sample_rate, LINE_RATE)?;
+    let words = utterance
+        .words
+        .iter()
+        .map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) })
+        .collect();
+    Ok((utterance.text, samples, words))
+}
+
 /// Mean power over the words of an utterance (its active speech).
 pub fn word_power(samples: &[f32], words: &[CorpusWord]) -> f64 {
     let (mut sum, mut count) = (0.0, 0usize);
@@ -403,14 +421,8 @@ mod tests {
     }
 
     fn speech(corpus: &Corpus, rendering: &Rendering) -> (Vec<f32>, Vec<CorpusWord>) {
-        let u = corpus.utterance("what are your opening hours", "en-gb-scotland", "f").expect("phrase");
-        let line = resample(&to_f32(&u.samples), u.sample_rate, LINE_RATE).expect("resample");
-        let scale = |x: usize| x * LINE_RATE as usize / u.sample_rate as usize;
-        let words: Vec<CorpusWord> = u
-            .words
-            .iter()
-            .map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) })
-            .collect();
+        let (_, line, words) =
+            line_utterance(corpus, "what are your opening hours", "en-gb-scotland", "f").expect("phrase");
         prepare_speech(&line, &words, rendering).expect("prepare")
     }
 

@@ -88,10 +88,7 @@ pub fn run(action: FixturesAction) -> anyhow::Result<u8> {
             let f = Fixture::load(&fixture)?;
             let m = &f.manifest;
             println!("fixture        {}", f.dir.display());
-            println!(
-                "scenario       {} / {} ({}:{})",
-                m.scenario.feature, m.scenario.name, m.scenario.file, m.scenario.line
-            );
+            println!("scenario       {} / {} ({})", m.scenario.feature, m.scenario.name, m.scenario.location());
             if let Some(step) = &m.failed_step {
                 println!("failed step    {step}");
             }

@@ -15,8 +15,8 @@ use voicegate_agent::transport::CallTransport;
 use super::attribution::attribute;
 use super::caller::Caller;
 use super::plan::{CallPlan, CallerAction, Pause};
-use crate::audio::render::{MicRenderer, Rendering, prepare_speech};
-use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, resample, to_f32, to_i16};
+use crate::audio::render::{MicRenderer, Rendering, line_utterance, prepare_speech};
+use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, to_i16};
 use crate::doubles::{AligningStt, RecognitionErrors, ScriptedLlm, SharedSnr, Stem, TtsDouble};
 use crate::record::{CallClock, CallRecord, Event, Recorder, samples_to_us};
 use crate::seed::{Rng, digest_samples};
@@ -58,16 +58,9 @@ fn line_speech(
     variant: &str,
     rendering: &Rendering,
 ) -> Result<(String, Vec<f32>, Vec<CorpusWord>), CallError> {
-    let utterance = corpus.utterance(text, accent, variant)?;
-    let scale = |x: usize| (x as u64 * u64::from(LINE_RATE) / u64::from(utterance.sample_rate)) as usize;
-    let samples = resample(&to_f32(&utterance.samples), utterance.sample_rate, LINE_RATE)?;
-    let words: Vec<CorpusWord> = utterance
-        .words
-        .iter()
-        .map(|w| CorpusWord { text: w.text.clone(), start: scale(w.start), end: scale(w.end) })
-        .collect();
+    let (text, samples, words) = line_utterance(corpus, text, accent, variant)?;
     let (samples, words) = prepare_speech(&samples, &words, rendering)?;
-    Ok((utterance.text, samples, words))
+    Ok((text, samples, words))
 }
 
 /// The phrase whose first word is the caller's "um".

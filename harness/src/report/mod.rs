@@ -41,9 +41,15 @@ impl Totals {
 /// A file-name-safe, readable name for a scenario's call record; the
 /// `call` number is added when a scenario made several calls.
 pub fn record_name(result: &ScenarioResult, index: usize, call: usize) -> String {
-    let stem = result.scenario.file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
-    let slug: String = result
-        .scenario
+    let name = format!("{index:03}-{}", scenario_slug(&result.scenario));
+    if result.calls.len() > 1 { format!("{name}-call{}", call + 1) } else { name }
+}
+
+/// `<file stem>-<scenario name>`, lower case, `-` between words, at most
+/// 60 characters of the name: safe as a file or folder name.
+pub fn scenario_slug(scenario: &crate::scenario::Scenario) -> String {
+    let stem = scenario.file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
+    let slug: String = scenario
         .name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
@@ -52,8 +58,7 @@ pub fn record_name(result: &ScenarioResult, index: usize, call: usize) -> String
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    let name = format!("{index:03}-{stem}-{}", slug.chars().take(60).collect::<String>());
-    if result.calls.len() > 1 { format!("{name}-call{}", call + 1) } else { name }
+    format!("{stem}-{}", slug.chars().take(60).collect::<String>())
 }
 
 /// Write every report file under `out`; returns the paths written.

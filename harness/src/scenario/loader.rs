@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use gherkin::{GherkinEnv, ParseFileError, StepType};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScenarioStep {
     /// `Given`, `When`, `Then`, `And` or `But`, as written.
     pub keyword: String,
@@ -15,7 +16,9 @@ pub struct ScenarioStep {
     pub docstring: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable, so that a fixture carries the scenario it replays.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub feature: String,
     pub name: String,
