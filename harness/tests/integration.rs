@@ -29,7 +29,12 @@ fn records(results: &[ScenarioResult]) -> Vec<String> {
 
 #[test]
 fn the_same_seed_gives_identical_call_records_and_another_seed_changes_them() {
-    let selected: Vec<Scenario> = scenarios("barge_in.feature").into_iter().take(2).collect();
+    // Two barge-ins, and calls with noise, a lossy line and echo.
+    let mut selected: Vec<Scenario> = scenarios("barge_in.feature").into_iter().take(2).collect();
+    selected.extend(scenarios("caller_audio.feature").into_iter().filter(|s| {
+        s.name.contains("Packet loss") || s.name.contains("own echo") || s.name.contains("Scottish caller in cafe")
+    }));
+    assert_eq!(selected.len(), 5);
     let first = records(&run(&selected, RunOptions { seed: 42, jobs: 2, ..RunOptions::default() }));
     let again = records(&run(&selected, RunOptions { seed: 42, jobs: 1, ..RunOptions::default() }));
     let other = records(&run(&selected, RunOptions { seed: 43, jobs: 2, ..RunOptions::default() }));
@@ -318,6 +323,22 @@ fn a_promoted_fixture_is_replayed_by_every_run_and_catches_the_bug_again() {
     assert_eq!(run(false), 0, "the fixed agent passes the regression");
     let report = std::fs::read_to_string(out.join("report.json")).expect("report");
     assert!(report.contains("Regressions") && report.contains("keeps-unheard"), "the regression is in the report");
+    assert!(!out.join("fixtures").join("passing-s-1").exists(), "passing calls leave no fixture by default");
+    assert_eq!(cli(&["fixtures", "list", regressions_arg]), 0);
     assert_eq!(run(true), 1, "the bug, brought back, is caught by the regression");
     let _ = feature;
+
+    let all = cli(&[
+        "run",
+        "--scenarios",
+        passing.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--no-regressions",
+        "--keep-fixtures",
+        "all",
+    ]);
+    assert_eq!(all, 0);
+    let kept = voicegate::fixture::Fixture::load(&out.join("fixtures").join("passing-s-1")).expect("kept");
+    assert_eq!(kept.manifest.verdict.status, Status::Passed);
 }
