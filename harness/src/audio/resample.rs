@@ -83,4 +83,27 @@ mod tests {
         let inner = &output[1000..15_000];
         assert!((rms_db(inner) - rms_db(&input[1000..20_000])).abs() < 0.5);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn streaming_in_20_ms_chunks_keeps_length_and_in_band_energy(
+            from in proptest::sample::select(vec![8_000u32, 16_000]),
+            to in proptest::sample::select(vec![8_000u32, 16_000, 24_000, 48_000]),
+            freq in 200.0f32..3_000.0,
+        ) {
+            let chunk = from as usize / 50;
+            let input = tone(freq, from, chunk * 50);
+            let mut stream = StreamResampler::new(from, to, chunk).expect("resampler");
+            let mut output = Vec::new();
+            for piece in input.chunks(chunk) {
+                let out = stream.process(piece).expect("chunk");
+                proptest::prop_assert_eq!(out.len(), chunk * to as usize / from as usize);
+                output.extend(out);
+            }
+            // Skip the filter's start-up (its delay is a few ms).
+            let (skip_in, skip_out) = (input.len() / 5, output.len() / 5);
+            let db = rms_db(&output[skip_out..]) - rms_db(&input[skip_in..]);
+            proptest::prop_assert!(db.abs() < 0.5, "{from} -> {to} at {freq} Hz: {db} dB");
+        }
+    }
 }
