@@ -334,12 +334,14 @@ pub fn check_regression(
     options: &RunOptions,
 ) -> Result<ScenarioResult, FixtureError> {
     let m = &fixture.manifest;
-    let mut result = replay_scenario(&m.scenario, m.seed, options.keep_generated_reply, corpus)
-        .map_err(|e| FixtureError::Scenario(format!("{}: {e}", fixture.dir.display())))?;
     let name = fixture.dir.file_name().and_then(|n| n.to_str()).unwrap_or("regression");
-    result.scenario.feature = "Regressions".into();
-    result.scenario.name = format!("{name}: {}", m.scenario.name);
-    Ok(result)
+    // Renamed before it runs, so that a fixture saved from a failing
+    // regression replays under the same name it was recorded with.
+    let mut scenario = m.scenario.clone();
+    scenario.feature = "Regressions".into();
+    scenario.name = format!("{name}: {}", m.scenario.name);
+    replay_scenario(&scenario, m.seed, options.keep_generated_reply, corpus)
+        .map_err(|e| FixtureError::Scenario(format!("{}: {e}", fixture.dir.display())))
 }
 
 /// Copy a fixture to `regressions/NAME`, refusing to overwrite one.

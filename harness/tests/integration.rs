@@ -326,6 +326,12 @@ fn a_promoted_fixture_is_replayed_by_every_run_and_catches_the_bug_again() {
     assert!(!out.join("fixtures").join("passing-s-1").exists(), "passing calls leave no fixture by default");
     assert_eq!(cli(&["fixtures", "list", regressions_arg]), 0);
     assert_eq!(run(true), 1, "the bug, brought back, is caught by the regression");
+    let caught = std::fs::read_dir(out.join("fixtures"))
+        .expect("the failing regression left a fixture")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().contains("keeps-unheard"))
+        .expect("a fixture of the regression");
+    assert_eq!(cli(&["replay", caught.to_str().expect("utf-8")]), 0, "and that fixture replays too");
     let _ = feature;
 
     let all = cli(&[
