@@ -71,6 +71,9 @@ pub enum Event {
         score: f64,
         /// The error model's word error rate for this utterance.
         word_error_rate: f64,
+        /// Words of the audio the phone line had mostly concealed.
+        #[serde(default)]
+        destroyed_words: usize,
     },
     /// What the LLM was sent: the system prompt, the tools offered, the last message.
     LlmRequest {

@@ -39,7 +39,7 @@ const ECHO_LOOKAHEAD: usize = 2;
 /// How much louder than the loudest possible echo barge-in speech must be.
 const ECHO_MARGIN_DB: f32 = 3.0;
 /// Within a turn, frames this far below its loudest are not the caller.
-const TALKER_RANGE_DB: f32 = 20.0;
+const TALKER_RANGE_DB: f32 = 15.0;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {

@@ -16,6 +16,7 @@ const FRAME_MS: u32 = 10;
 const FLOOR_DB: f32 = -60.0;
 const MIN_SCORE: f64 = 0.5;
 const ACTIVE_DB: f32 = 10.0;
+const TALKER_RANGE_DB: f32 = 15.0;
 const WIDEN: usize = 1;
 const MIN_ACTIVE_FRAMES: usize = 15;
 const MIN_EXPLAINED: f64 = 0.8;
@@ -37,6 +38,8 @@ pub struct Alignment {
     pub lag_frames: i64,
     pub score: f64,
     pub words: Vec<String>,
+    /// Index in the stem of each of `words`.
+    pub word_indices: Vec<usize>,
 }
 
 /// Log energy in 10 ms frames of the speech band (300–3400 Hz), where
@@ -65,13 +68,17 @@ fn correlation(a: &[f32], b: &[f32]) -> f64 {
     if va <= f64::EPSILON || vb <= f64::EPSILON { 0.0 } else { num / (va * vb).sqrt() }
 }
 
-/// Frames of the audio that carry sound: more than `ACTIVE_DB` above the
-/// audio's own floor (its 10th-percentile frame), widened by a few frames.
+/// Frames of the audio that carry the talker: more than `ACTIVE_DB` above
+/// the audio's own floor (its 10th-percentile frame) and within
+/// `TALKER_RANGE_DB` of its loud frames (95th percentile), so that talkers in
+/// the background do not count; widened by a few frames.
 fn active_frames(env: &[f32]) -> Vec<bool> {
     let mut sorted = env.to_vec();
     sorted.sort_by(f32::total_cmp);
     let floor = sorted.get(sorted.len() / 10).copied().unwrap_or(FLOOR_DB);
-    let loud: Vec<bool> = env.iter().map(|&e| e > floor + ACTIVE_DB).collect();
+    let loud = sorted.get(sorted.len() * 95 / 100).copied().unwrap_or(FLOOR_DB);
+    let threshold = (floor + ACTIVE_DB).max(loud - TALKER_RANGE_DB);
+    let loud: Vec<bool> = env.iter().map(|&e| e > threshold).collect();
     (0..env.len()).map(|i| loud[i.saturating_sub(WIDEN)..(i + WIDEN + 1).min(env.len())].iter().any(|&l| l)).collect()
 }
 
@@ -111,7 +118,13 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
             }
             let score = correlation(&a, &s);
             if best.as_ref().is_none_or(|b| score > b.score) {
-                best = Some(Alignment { stem: index, lag_frames: lag, score, words: Vec::new() });
+                best = Some(Alignment {
+                    stem: index,
+                    lag_frames: lag,
+                    score,
+                    words: Vec::new(),
+                    word_indices: Vec::new(),
+                });
             }
         }
     }
@@ -119,10 +132,11 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
     let stem = &stems[best.stem];
     let stem_env = envelope(&stem.samples, stem.sample_rate);
     let frame = (stem.sample_rate * FRAME_MS / 1000) as usize;
-    best.words = stem
+    best.word_indices = stem
         .words
         .iter()
-        .filter(|word| {
+        .enumerate()
+        .filter(|(_, word)| {
             let (first, last) = ((word.start / frame) as i64, (word.end.div_ceil(frame)) as i64);
             let frames: Vec<(usize, usize)> = (first..last)
                 .filter_map(|f| {
@@ -139,8 +153,9 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
             let spoken = mean(&mut frames.iter().map(|&(_, s)| stem_env[s]));
             heard >= spoken - WORD_ENERGY_MARGIN_DB
         })
-        .map(|w| w.text.clone())
+        .map(|(i, _)| i)
         .collect();
+    best.words = best.word_indices.iter().map(|&i| stem.words[i].text.clone()).collect();
     Some(best)
 }
 

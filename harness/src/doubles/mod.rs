@@ -8,7 +8,7 @@ mod stt;
 mod tts;
 
 pub use align::{Alignment, Stem, align};
-pub use errors::{RecognitionErrors, SharedSnr, degrade, word_error_rate};
+pub use errors::{Conditions, RecognitionErrors, SharedConditions, degrade, word_error_rate};
 pub use llm::{LlmRule, LlmScript, ScriptedLlm};
 pub use stt::AligningStt;
 pub use tts::{TtsDouble, TtsResponse};

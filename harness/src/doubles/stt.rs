@@ -42,19 +42,29 @@ impl SttService for AligningStt {
         self.recorder.push(self.clock.now_us(), Event::SttRequest { request, audio_ms });
         let alignment = align(&samples, sample_rate, &self.stems);
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        let (text, score, word_error_rate) = match alignment {
+        let (text, score, word_error_rate, destroyed_words) = match alignment {
             Some(a) => {
-                let wer = self.errors.rate_for(a.stem);
-                (degrade(&a.words, wer, &mut rng).join(" "), a.score, wer)
+                let (wer, destroyed) = self.errors.for_stem(a.stem);
+                let words: Vec<(String, bool)> = a
+                    .words
+                    .iter()
+                    .zip(&a.word_indices)
+                    .map(|(w, &i)| (w.clone(), destroyed.get(i).copied().unwrap_or(false)))
+                    .collect();
+                let lost = words.iter().filter(|w| w.1).count();
+                (degrade(&words, wer, &mut rng).join(" "), a.score, wer, lost)
             }
-            None => (String::new(), 0.0, 0.0),
+            None => (String::new(), 0.0, 0.0, 0),
         };
         let delay = self.latency.draw(&mut rng);
         drop(rng);
         let (recorder, clock) = (self.recorder.clone(), self.clock);
         async move {
             tokio::time::sleep(delay).await;
-            recorder.push(clock.now_us(), Event::SttResult { request, text: text.clone(), score, word_error_rate });
+            recorder.push(
+                clock.now_us(),
+                Event::SttResult { request, text: text.clone(), score, word_error_rate, destroyed_words },
+            );
             Ok(text)
         }
         .boxed()

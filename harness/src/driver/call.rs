@@ -17,7 +17,7 @@ use super::caller::Caller;
 use super::plan::{CallPlan, CallerAction, Pause};
 use crate::audio::render::{MicRenderer, Rendering, line_utterance, prepare_speech};
 use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, to_i16};
-use crate::doubles::{AligningStt, RecognitionErrors, ScriptedLlm, SharedSnr, Stem, TtsDouble};
+use crate::doubles::{AligningStt, RecognitionErrors, ScriptedLlm, SharedConditions, Stem, TtsDouble};
 use crate::record::{CallClock, CallRecord, Event, Recorder, samples_to_us};
 use crate::seed::{Rng, digest_samples};
 
@@ -162,13 +162,13 @@ async fn call(
             rendering: plan.rendering.clone(),
         },
     );
-    let snr = SharedSnr::default();
+    let conditions = SharedConditions::default();
     let stt = AligningStt::new(
         stems.clone(),
         RecognitionErrors {
             accent: plan.accent.clone(),
             background: plan.rendering.noise.map(|n| n.background),
-            snr: snr.clone(),
+            conditions: conditions.clone(),
         },
         plan.stt_latency,
         Rng::derive(seed, "stt"),
@@ -202,7 +202,7 @@ async fn call(
         script: plan.script.iter().cloned().collect(),
         stems,
         renderer,
-        snr,
+        conditions,
         to_agent,
         from_agent,
         responses: responses.clone(),

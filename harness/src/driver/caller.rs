@@ -18,7 +18,7 @@ use super::plan::{CallerAction, InterruptAt};
 use crate::audio::channel::PacketFate;
 use crate::audio::render::{MicRenderer, word_power};
 use crate::audio::{LINE_RATE, to_f32};
-use crate::doubles::{SharedSnr, Stem, TtsResponse};
+use crate::doubles::{Conditions, SharedConditions, Stem, TtsResponse};
 use crate::record::{CallClock, Event, Recorder, TimedWord, samples_to_us};
 use crate::seed::digest_samples;
 
@@ -59,8 +59,9 @@ pub(super) struct Caller {
     pub stems: Arc<Vec<Stem>>,
     /// The microphone and line between the caller and the agent.
     pub renderer: MicRenderer,
-    /// Each utterance's measured SNR, for the recogniser's error model.
-    pub snr: SharedSnr,
+    /// Each utterance's measured SNR and concealment, for the recogniser's
+    /// error model.
+    pub conditions: SharedConditions,
     pub to_agent: mpsc::UnboundedSender<CallerMessage>,
     pub from_agent: mpsc::UnboundedReceiver<AgentMessage>,
     pub responses: Arc<Mutex<Vec<TtsResponse>>>,
@@ -331,11 +332,11 @@ impl Caller {
             let speech = word_power(&to_f32(&clean.samples), &clean.words);
             10.0 * (speech / noise).log10()
         });
-        let mut shared = self.snr.lock().unwrap_or_else(|p| p.into_inner());
+        let mut shared = self.conditions.lock().unwrap_or_else(|p| p.into_inner());
         if shared.len() <= stem {
-            shared.resize(stem + 1, None);
+            shared.resize(stem + 1, Conditions::default());
         }
-        shared[stem] = snr;
+        shared[stem].snr_db = snr;
         drop(shared);
         s.speaking = Some(Speaking { utterance: s.utterances, stem, position: 0, started_at: now });
         s.utterances += 1;
@@ -383,6 +384,30 @@ impl Caller {
             })
             .collect();
         let end = at + stem.words.last().map_or(stem.samples.len(), |w| w.end);
+        // Packet k of the line carries timeline frame k.
+        let concealed: Vec<f64> = match self.renderer.packet_fate() {
+            Some(fate) => stem
+                .words
+                .iter()
+                .map(|w| {
+                    let (start, stop) = (at + w.start, at + w.end);
+                    let covered: usize = fate
+                        .lost
+                        .iter()
+                        .chain(&fate.late)
+                        .map(|&k| (stop.min((k + 1) * FRAME)).saturating_sub(start.max(k * FRAME)))
+                        .sum();
+                    covered as f64 / (stop - start).max(1) as f64
+                })
+                .collect(),
+            None => vec![0.0; stem.words.len()],
+        };
+        let mut shared = self.conditions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(conditions) = shared.get_mut(speaking.stem) {
+            conditions.concealed = concealed;
+        }
+        let snr_db = shared.get(speaking.stem).and_then(|c| c.snr_db);
+        drop(shared);
         self.recorder.push(
             samples_to_us(at, LINE_RATE),
             Event::CallerSpeech {
@@ -391,7 +416,7 @@ impl Caller {
                 end_us: samples_to_us(end, LINE_RATE),
                 words,
                 audio_digest: digest_samples(&stem.samples),
-                snr_db: self.snr.lock().unwrap_or_else(|p| p.into_inner()).get(speaking.stem).copied().flatten(),
+                snr_db,
             },
         );
         s.my_turn_end = at + stem.samples.len();

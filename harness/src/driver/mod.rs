@@ -8,7 +8,7 @@ mod caller;
 mod plan;
 
 pub use attribution::{PlayedPiece, attribute};
-pub use call::{CallOutcome, run_call};
+pub use call::{CallOutcome, agent_config, run_call};
 pub use plan::{AgentOptions, Budgets, CallPlan, CallerAction, InterruptAt, Pause};
 
 /// The caller's frame: 20 ms.

@@ -28,6 +28,23 @@ fn hears(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     }
 }
 
+/// The caller heard the agent start to ask again (the first sentence of the
+/// prompt: the rest may be cut off by noise the agent takes for speech):
+/// its re-prompt (it heard something it could not make out) or its no-input
+/// prompt (it heard nothing), as the built-in agent words them.
+fn asked_again(w: &mut World<'_>, _: &[Arg]) -> StepResult {
+    let call = w.call()?;
+    let config = crate::driver::agent_config(&call.plan, None);
+    let heard = heard_words(call);
+    let prompts = [&config.settings.prompts.reprompt, &config.settings.prompts.no_input];
+    let first_sentence = |p: &str| words(p.split(['.', '?', '!']).next().unwrap_or(p));
+    if prompts.iter().any(|p| contains_words(&heard, &first_sentence(p))) {
+        Ok(())
+    } else {
+        fail(format!("the agent never asked again ({prompts:?}); the caller heard: {:?}", heard.join(" ")))
+    }
+}
+
 fn does_not_hear(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let unwanted = words(str_arg(args, 0)?);
     let heard = heard_words(w.call()?);
@@ -244,6 +261,7 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("every caller utterance was mixed at {float} to {float} dB SNR", heard_at_snr),
         def("the caller hears {string}", hears),
         def("the caller does not hear {string}", does_not_hear),
+        def("the agent asks the caller to say it again", asked_again),
         def("the agent's history holds only the words the caller heard", history_matches_heard),
         def("the agent's history keeps {string} of the interrupted reply", interrupted_reply_kept),
         def("the agent's history does not contain {string}", history_lacks),
