@@ -108,7 +108,8 @@ impl Rendering {
         if !OUTPUT_RATES.contains(&self.output_rate) {
             return Err(format!("output_rate {} Hz: expected one of 8000, 16000, 24000, 48000", self.output_rate));
         }
-        if !(0.9..=1.1).contains(&self.speed) || (self.speed * 100.0).fract().abs() > 1e-9 {
+        let hundredths = self.speed * 100.0;
+        if !(0.9..=1.1).contains(&self.speed) || (hundredths.round() - hundredths).abs() > 1e-6 {
             return Err(format!("speed {}: expected 0.9 to 1.1 in steps of 0.01", self.speed));
         }
         if !(-60.0..=-3.0).contains(&self.speech_dbfs) {
@@ -471,6 +472,7 @@ mod tests {
         let bad = [
             (Rendering { output_rate: 44_100, ..Rendering::default() }, "output_rate"),
             (Rendering { speed: 1.3, ..Rendering::default() }, "speed"),
+            (Rendering { speed: 1.005, ..Rendering::default() }, "speed"),
             (
                 Rendering {
                     noise: Some(NoiseMix { background: Background::Pink, snr_db: 99.0 }),
@@ -479,6 +481,10 @@ mod tests {
                 "noise.snr_db",
             ),
         ];
+        for hundredths in 90..=110 {
+            let rendering = Rendering { speed: f64::from(hundredths) / 100.0, ..Rendering::default() };
+            assert_eq!(rendering.validate(), Ok(()), "{hundredths}");
+        }
         for (rendering, field) in bad {
             let error = rendering.validate().expect_err("invalid");
             assert!(error.contains(field), "{error}");
