@@ -2,9 +2,10 @@
 //! base definition when a session starts.
 //!
 //! Schema history: 1 — prompt.append, tools.allow, rules, voice, vad,
-//! budgets, guardrails, credentials. 2 — adds prompt.greeting. A schema 1
-//! overlay keeps loading unchanged; a schema 1 overlay that uses a schema 2
-//! field is refused, naming the field.
+//! budgets, guardrails, credentials. 2 — adds prompt.greeting. 3 — adds
+//! vad.min_snr_db and vad.echo_return_loss_db (noise and echo rejection).
+//! An older overlay keeps loading unchanged; one that uses a field of a later
+//! schema is refused, naming the field.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ use super::definition::AgentDefinition;
 use super::secret::Secret;
 use super::settings::BusinessHours;
 
-pub const OVERLAY_SCHEMA: u32 = 2;
+pub const OVERLAY_SCHEMA: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +56,12 @@ pub struct VadOverlay {
     pub end_of_turn_ms: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_roll_ms: Option<u32>,
+    /// Schema 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_snr_db: Option<f32>,
+    /// Schema 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_return_loss_db: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -217,6 +224,16 @@ impl Overlay {
             check_range(&mut errors, "vad.start_ms", vad.start_ms, 16, 1000);
             check_range(&mut errors, "vad.end_of_turn_ms", vad.end_of_turn_ms, 100, 5000);
             check_range(&mut errors, "vad.pre_roll_ms", vad.pre_roll_ms, 0, 2000);
+            check_range(&mut errors, "vad.min_snr_db", vad.min_snr_db, 0.0, 40.0);
+            check_range(&mut errors, "vad.echo_return_loss_db", vad.echo_return_loss_db, 0.0, 60.0);
+            for (path, set) in [
+                ("vad.min_snr_db", vad.min_snr_db.is_some()),
+                ("vad.echo_return_loss_db", vad.echo_return_loss_db.is_some()),
+            ] {
+                if set && self.schema_version < 3 {
+                    errors.push(field(path, "needs schema_version 3"));
+                }
+            }
             if let (Some(start), Some(stop)) = (vad.start_threshold, vad.stop_threshold)
                 && stop > start
             {
@@ -292,6 +309,20 @@ mod tests {
         ] {
             assert!(paths.contains(&expected), "{expected} missing from {errors:?}");
         }
+    }
+
+    #[test]
+    fn noise_and_echo_rejection_need_schema_3_and_reach_the_settings() {
+        let v2 = r#"{"schema_version": 2, "vad": {"min_snr_db": 6, "echo_return_loss_db": 99}}"#;
+        let errors = Overlay::parse_json(v2).expect("parses").validate(&definition()).expect_err("schema 2");
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["vad.echo_return_loss_db", "vad.min_snr_db", "vad.echo_return_loss_db"], "{errors:?}");
+
+        let v3 = r#"{"schema_version": 3, "vad": {"min_snr_db": 6, "echo_return_loss_db": 25}}"#;
+        let overlay = Overlay::parse_json(v3).expect("parses");
+        overlay.validate(&definition()).expect("valid under schema 3");
+        let merged = super::super::merge(std::sync::Arc::new(definition()), Some((&overlay, 1))).expect("merges");
+        assert_eq!((merged.settings.vad.min_snr_db, merged.settings.vad.echo_return_loss_db), (6.0, 25.0));
     }
 
     #[test]
