@@ -41,7 +41,7 @@ pub fn run(action: CorpusAction) -> anyhow::Result<u8> {
             println!("{} ({} Hz, {} entries)", manifest.generator, manifest.sample_rate, manifest.entries.len());
             for entry in &manifest.entries {
                 let ms = entry.samples as u64 * 1000 / u64::from(manifest.sample_rate);
-                println!("{:<8} {}  {:>5} ms  {}", entry.accent, entry.variant, ms, entry.text);
+                println!("{:<15} {}  {:>5} ms  {}", entry.accent, entry.variant, ms, entry.text);
             }
             Ok(0)
         }
