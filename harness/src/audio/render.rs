@@ -449,6 +449,25 @@ mod tests {
             assert_eq!(bed.len(), BED_SECONDS * LINE_RATE as usize);
             assert!((mean_power(&bed) - 1.0).abs() < 1e-3, "{background:?}");
         }
+
+        // A corpus of one voice: babble for that caller has nobody else to use.
+        let source = Corpus::default_dir();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut manifest = corpus.manifest().clone();
+        manifest.entries.retain(|e| e.accent == "en-us" && e.variant == "f");
+        manifest.entries.truncate(3);
+        for entry in &manifest.entries {
+            let target = dir.path().join(&entry.file);
+            std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(source.join(&entry.file), target).expect("copy");
+        }
+        std::fs::write(dir.path().join("manifest.json"), serde_json::to_string(&manifest).expect("json"))
+            .expect("write");
+        let single = Corpus::load(dir.path()).expect("loads");
+        let own = noise_bed(Background::Babble, &mut Rng::new(5), &single, ("en-us", "f")).expect("bed");
+        assert!(own.iter().all(|&x| x == 0.0), "the caller's own voice is never babble");
+        let other = noise_bed(Background::Babble, &mut Rng::new(5), &single, ("en-gb", "m")).expect("bed");
+        assert!((mean_power(&other) - 1.0).abs() < 1e-3, "another caller hears that voice as babble");
     }
 
     #[test]
