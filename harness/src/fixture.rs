@@ -33,8 +33,9 @@ pub enum FixtureError {
     File { path: String, message: String },
     #[error("{path}: does not match the manifest: {message}")]
     Mismatch { path: String, message: String },
+    /// The fixture's scenario cannot run, or an argument is invalid.
     #[error("{0}")]
-    Scenario(String),
+    Invalid(String),
 }
 
 fn file_error(path: &Path, message: impl std::fmt::Display) -> FixtureError {
@@ -286,7 +287,7 @@ pub fn replay(fixture: &Fixture, corpus: &Corpus) -> Result<Replay, FixtureError
     let m = &fixture.manifest;
     let keep_generated_reply = m.agent_fault.as_deref() == Some("keep-generated-reply");
     let result = replay_scenario(&m.scenario, m.seed, keep_generated_reply, corpus)
-        .map_err(|e| FixtureError::Scenario(format!("{}: {e}", fixture.dir.display())))?;
+        .map_err(|e| FixtureError::Invalid(format!("{}: {e}", fixture.dir.display())))?;
     let verdict = Verdict::of(&result);
     let (same_record, same_caller_audio, first_difference) = match result.calls.get(m.call) {
         Some(call) => {
@@ -341,7 +342,7 @@ pub fn check_regression(
     scenario.feature = "Regressions".into();
     scenario.name = format!("{name}: {}", m.scenario.name);
     replay_scenario(&scenario, m.seed, options.keep_generated_reply, corpus)
-        .map_err(|e| FixtureError::Scenario(format!("{}: {e}", fixture.dir.display())))
+        .map_err(|e| FixtureError::Invalid(format!("{}: {e}", fixture.dir.display())))
 }
 
 /// Copy a fixture to `regressions/NAME`, refusing to overwrite one.
@@ -350,7 +351,7 @@ pub fn promote(fixture: &Path, regressions: &Path, name: &str) -> Result<PathBuf
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !name.starts_with('-');
     if !valid {
-        return Err(FixtureError::Scenario(format!(
+        return Err(FixtureError::Invalid(format!(
             "--name {name:?}: expected letters, digits, '-' and '_' only (it becomes a folder name)"
         )));
     }

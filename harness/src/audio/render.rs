@@ -75,8 +75,9 @@ pub struct Echo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rendering {
-    /// The rate the agent is sent: 8, 16, 24 or 48 kHz.
-    pub output_rate: u32,
+    /// The rate the agent is sent: 8, 16, 24 or 48 kHz; `None` for the
+    /// line's own rate (8 kHz over a phone line, else the 16 kHz line rate).
+    pub output_rate: Option<u32>,
     /// RMS level of the caller's words, dBFS.
     pub speech_dbfs: f64,
     /// RMS level of the microphone's own noise, dBFS.
@@ -91,7 +92,7 @@ pub struct Rendering {
 impl Default for Rendering {
     fn default() -> Self {
         Self {
-            output_rate: LINE_RATE,
+            output_rate: None,
             speech_dbfs: -20.0,
             floor_dbfs: -65.0,
             speed: 1.0,
@@ -103,10 +104,15 @@ impl Default for Rendering {
 }
 
 impl Rendering {
+    /// The rate the agent is sent.
+    pub fn rate(&self) -> u32 {
+        self.output_rate.unwrap_or(if self.phone.is_some() { super::channel::PHONE_RATE } else { LINE_RATE })
+    }
+
     /// Refuse parameters the renderer cannot honour, naming the field.
     pub fn validate(&self) -> Result<(), String> {
-        if !OUTPUT_RATES.contains(&self.output_rate) {
-            return Err(format!("output_rate {} Hz: expected one of 8000, 16000, 24000, 48000", self.output_rate));
+        if !OUTPUT_RATES.contains(&self.rate()) {
+            return Err(format!("output_rate {} Hz: expected one of 8000, 16000, 24000, 48000", self.rate()));
         }
         let hundredths = self.speed * 100.0;
         if !(0.9..=1.1).contains(&self.speed) || (hundredths.round() - hundredths).abs() > 1e-6 {
@@ -351,12 +357,12 @@ impl MicRenderer {
             echo_taps,
             position: 0,
             phone,
-            to_output: StreamResampler::new(line_rate, rendering.output_rate, chunk)?,
+            to_output: StreamResampler::new(line_rate, rendering.rate(), chunk)?,
         })
     }
 
     pub fn output_rate(&self) -> u32 {
-        self.rendering.output_rate
+        self.rendering.rate()
     }
 
     /// The next 20 ms: `speech` (the caller's words, `FRAME` samples at the
@@ -489,7 +495,7 @@ mod tests {
     #[test]
     fn invalid_renderings_are_refused_naming_the_field() {
         let bad = [
-            (Rendering { output_rate: 44_100, ..Rendering::default() }, "output_rate"),
+            (Rendering { output_rate: Some(44_100), ..Rendering::default() }, "output_rate"),
             (Rendering { speed: 1.3, ..Rendering::default() }, "speed"),
             (Rendering { speed: 1.005, ..Rendering::default() }, "speed"),
             (
@@ -551,7 +557,7 @@ mod tests {
         ) {
             let corpus = corpus();
             let rendering = Rendering {
-                output_rate: rate,
+                output_rate: Some(rate),
                 noise: Some(NoiseMix { background: Background::Cafe, snr_db: 10.0 }),
                 phone: Some(PhoneChannel { loss_rate: 0.05, jitter_ms: 30.0, jitter_buffer_ms: 60.0 }),
                 echo: Some(Echo { level_db: -25.0, delay_ms: 30 }),

@@ -158,7 +158,7 @@ async fn call(
             seed,
             accent: plan.accent.clone(),
             variant: plan.variant.clone(),
-            sample_rate: plan.rendering.output_rate,
+            sample_rate: plan.rendering.rate(),
             rendering: plan.rendering.clone(),
         },
     );
@@ -260,7 +260,7 @@ async fn call(
     CallOutcome {
         record: recorder.finish(),
         caller_audio: result.wire,
-        caller_rate: plan.rendering.output_rate,
+        caller_rate: plan.rendering.rate(),
         agent_audio,
         sample_rate: LINE_RATE,
     }

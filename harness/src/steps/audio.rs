@@ -56,10 +56,10 @@ fn quiet(w: &mut World<'_>, _: &[Arg]) -> StepResult {
     Ok(())
 }
 
+/// Over a phone line the agent gets 8 kHz unless a step chose another rate,
+/// in whatever order the steps come.
 fn phone(w: &mut World<'_>, _: &[Arg]) -> StepResult {
-    let rendering = &mut w.plan_mut()?.rendering;
-    rendering.phone.get_or_insert_with(PhoneChannel::default);
-    rendering.output_rate = 8_000;
+    w.plan_mut()?.rendering.phone.get_or_insert_with(PhoneChannel::default);
     Ok(())
 }
 
@@ -101,7 +101,7 @@ fn speed(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 
 fn rate(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let khz = int_arg(args, 0)?;
-    w.plan_mut()?.rendering.output_rate = u32::try_from(khz * 1000).unwrap_or(0);
+    w.plan_mut()?.rendering.output_rate = Some(u32::try_from(khz * 1000).unwrap_or(0));
     Ok(())
 }
 
@@ -128,4 +128,31 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("the caller's audio reaches the agent at {int} kHz", rate),
         def("the caller speaks at {float} dBFS", level),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::Corpus;
+    use crate::driver::CallPlan;
+
+    #[test]
+    fn a_phone_line_sends_8_khz_unless_a_rate_is_chosen_in_either_order() {
+        let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
+        let rate_of = |steps: &[(StepFn, Vec<Arg>)]| {
+            let mut world = World::new(CallPlan::new("s", 1), &corpus);
+            for (step, args) in steps {
+                step(&mut world, args).expect("step");
+            }
+            world.plan.rendering.rate()
+        };
+        let loss: (StepFn, Vec<Arg>) = (packet_loss, vec![Arg::Float(5.0)]);
+        let wide: (StepFn, Vec<Arg>) = (rate, vec![Arg::Int(16)]);
+        assert_eq!(rate_of(&[]), 16_000, "no line: the line rate");
+        assert_eq!(rate_of(std::slice::from_ref(&loss)), 8_000, "a phone line: 8 kHz");
+        assert_eq!(rate_of(&[loss.clone(), wide.clone()]), 16_000);
+        assert_eq!(rate_of(&[wide, loss]), 16_000, "a chosen rate holds whatever comes after");
+    }
+
+    type StepFn = fn(&mut World<'_>, &[Arg]) -> StepResult;
 }
