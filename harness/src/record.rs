@@ -31,6 +31,13 @@ pub enum Event {
         sample_rate: u32,
         /// Every parameter of the caller's audio.
         rendering: crate::audio::render::Rendering,
+        /// The budgets every check of this call is held to.
+        #[serde(default)]
+        budgets: crate::driver::Budgets,
+        /// The line's round trip: a word ending this close to a cut may be
+        /// in the agent's history or not.
+        #[serde(default)]
+        round_trip_us: u64,
     },
     /// One caller utterance, placed on the call's timeline.
     CallerSpeech {
@@ -47,6 +54,11 @@ pub enum Event {
         tts_request: usize,
         from: usize,
         to: usize,
+        end_us: u64,
+    },
+    /// A stretch of agent audio the caller played without a break.
+    Played {
+        samples: usize,
         end_us: u64,
     },
     /// Agent audio that matches no TTS response (a broken agent, or a bug).
@@ -113,6 +125,11 @@ pub enum Event {
     /// A step of the caller's script could not be carried out as written.
     ScriptNote {
         message: String,
+    },
+    /// The call ended with the caller's script not done: what was left.
+    ScriptLeft {
+        reason: String,
+        actions: Vec<String>,
     },
     /// What the phone line did to the caller's packets.
     PhoneLine {

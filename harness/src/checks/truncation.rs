@@ -1,28 +1,20 @@
-//! Check (1): after every reply — interrupted or not — the agent's history
-//! holds exactly the words the caller heard, with a word-by-word diff when
-//! it does not.
+//! Truncation: after every reply, interrupted or not, the agent's history
+//! holds the words the caller heard, with a word-by-word diff and a count
+//! of words wrong when it does not.
+//!
+//! Under a real line the agent learns what played one round trip late, so
+//! the check states its tolerance: history must be a prefix of what the
+//! agent asked to say, must hold every word whose playback ended before the
+//! cut by more than the tolerance, and may go either way only on words that
+//! ended within the tolerance of the cut.
 
 use serde::{Deserialize, Serialize};
 use voicegate_agent::services::Role;
 
 use super::diff::{WordDiff, render, word_diff, words};
-use super::truth::CallTruth;
+use super::truth::{CallTruth, Reply};
 use super::{Finding, FindingKind};
 use crate::record::CallRecord;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BargeInReport {
-    pub utterance: usize,
-    pub caller_said: String,
-    pub at_ms: f64,
-    /// Words of the interrupted reply the caller heard.
-    pub heard_words: Vec<String>,
-    /// Words the agent's history kept for that reply.
-    pub history_words: Vec<String>,
-    /// From the barge-in's first speech sample to the last agent sample played.
-    pub stop_latency_ms: f64,
-    pub truncation_ok: bool,
-}
 
 /// A reply may be answered by this many consecutive messages at most
 /// (several agent turns with no caller speech between them, such as a
@@ -91,60 +83,110 @@ fn pair(replies: &[Vec<String>], messages: &[Vec<String>]) -> Vec<(Option<usize>
     out
 }
 
-pub fn check(record: &CallRecord, truth: &CallTruth) -> (Vec<BargeInReport>, Vec<Finding>) {
+/// What the truncation check found for one reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyTruncation {
+    /// Index into the call's replies.
+    pub reply: usize,
+    pub heard_words: Vec<String>,
+    pub history_words: Vec<String>,
+    /// Words history would have to gain or lose to be acceptable.
+    pub words_wrong: usize,
+}
+
+/// The prefixes of a reply's words that history may hold: every word that
+/// ended playing more than `tolerance_us` before the cut, and any of those
+/// that ended within `tolerance_us` of it either side. A reply played to
+/// its end allows exactly the words heard.
+fn allowed_prefixes(reply: &Reply, tolerance_us: u64) -> (Vec<String>, std::ops::RangeInclusive<usize>) {
+    let words = reply.word_ends();
+    let heard = words.iter().take_while(|(_, _, heard)| *heard).count();
+    let all: Vec<String> = words.iter().map(|(w, _, _)| w.clone()).collect();
+    let Some(cut) = reply.last_us().filter(|_| reply.cut()) else { return (all, heard..=heard) };
+    let must =
+        words.iter().take_while(|(_, end, heard)| *heard && end.is_some_and(|e| e + tolerance_us <= cut)).count();
+    let may = words.iter().take_while(|(_, end, _)| end.is_some_and(|e| e <= cut + tolerance_us)).count();
+    (all, must..=may.max(must))
+}
+
+/// Judge one reply's history against what the caller heard, within the
+/// tolerance; returns the report and the diff against the closest
+/// acceptable history.
+fn judge(index: usize, reply: &Reply, history: &[String], tolerance_us: u64) -> (ReplyTruncation, Vec<WordDiff>) {
+    let (all, range) = allowed_prefixes(reply, tolerance_us);
+    let (words_wrong, diff) = range
+        .map(|k| {
+            let diff = word_diff(&all[..k], history);
+            (diff.iter().filter(|d| !matches!(d, WordDiff::Same(_))).count(), diff)
+        })
+        .min_by_key(|(wrong, _)| *wrong)
+        .expect("the range is never empty");
+    let report = ReplyTruncation {
+        reply: index,
+        heard_words: reply.heard_words(),
+        history_words: history.to_vec(),
+        words_wrong,
+    };
+    (report, diff)
+}
+
+fn describe(which: &str, diff: &[WordDiff], words_wrong: usize, tolerance_us: u64) -> String {
+    let pick = |unheard: bool| -> Vec<&str> {
+        diff.iter()
+            .filter_map(|d| match d {
+                WordDiff::Unheard(w) if unheard => Some(w.as_str()),
+                WordDiff::Missing(w) if !unheard => Some(w.as_str()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut message = format!(
+        "{which}: history does not match what the caller heard ({words_wrong} word(s) wrong, tolerance {:.0} ms): {}",
+        tolerance_us as f64 / 1000.0,
+        render(diff)
+    );
+    let (unheard, missing) = (pick(true), pick(false));
+    if !unheard.is_empty() {
+        message.push_str(&format!("; kept words the caller never heard: \"{}\"", unheard.join(" ")));
+    }
+    if !missing.is_empty() {
+        message.push_str(&format!("; lost words the caller heard: \"{}\"", missing.join(" ")));
+    }
+    message
+}
+
+/// Pair every reply with the assistant messages that record it and judge
+/// each; every mismatch is a finding.
+pub fn check(record: &CallRecord, truth: &CallTruth, tolerance_us: u64) -> (Vec<ReplyTruncation>, Vec<Finding>) {
     let heard: Vec<Vec<String>> = truth.replies.iter().map(|r| r.heard_words()).collect();
     let messages: Vec<Vec<String>> =
         record.history().iter().filter(|m| m.role == Role::Assistant).map(|m| words(&m.content)).collect();
-    let pairs = pair(&heard, &messages);
-    let mut history_for_reply = vec![Vec::new(); heard.len()];
+    let mut reports = Vec::new();
     let mut findings = Vec::new();
-    for (reply, matched) in pairs {
-        let empty = Vec::new();
-        let heard_words = reply.map_or(&empty, |r| &heard[r]);
+    for (reply, matched) in pair(&heard, &messages) {
         let history_words: Vec<String> = matched.iter().flat_map(|&m| messages[m].iter().cloned()).collect();
-        if let Some(r) = reply {
-            history_for_reply[r] = history_words.clone();
-        }
-        let diff = word_diff(heard_words, &history_words);
-        if diff.iter().all(|d| matches!(d, WordDiff::Same(_))) {
-            continue;
-        }
-        let unheard: Vec<&str> =
-            diff.iter().filter_map(|d| if let WordDiff::Unheard(w) = d { Some(w.as_str()) } else { None }).collect();
-        let missing: Vec<&str> =
-            diff.iter().filter_map(|d| if let WordDiff::Missing(w) = d { Some(w.as_str()) } else { None }).collect();
-        let which = match reply {
-            Some(r) => format!("reply {}", r + 1),
-            None => "a message no reply was heard for".to_string(),
+        let (which, report, diff) = match reply {
+            Some(r) => {
+                let (report, diff) = judge(r, &truth.replies[r], &history_words, tolerance_us);
+                (format!("reply {}", r + 1), Some(report), diff)
+            }
+            None => {
+                let diff = word_diff(&[], &history_words);
+                ("a message no reply was heard for".to_string(), None, diff)
+            }
         };
-        let mut message = format!("{which}: history does not match what the caller heard: {}", render(&diff));
-        if !unheard.is_empty() {
-            message.push_str(&format!("; kept words the caller never heard: \"{}\"", unheard.join(" ")));
+        let wrong = report.as_ref().map_or(history_words.len(), |r| r.words_wrong);
+        if wrong > 0 {
+            let at_ms = reply.and_then(|r| truth.replies[r].last_us()).map(|us| us / 1000);
+            findings.push(Finding {
+                kind: FindingKind::Truncation,
+                at_ms,
+                message: describe(&which, &diff, wrong, tolerance_us),
+            });
         }
-        if !missing.is_empty() {
-            message.push_str(&format!("; lost words the caller heard: \"{}\"", missing.join(" ")));
-        }
-        findings.push(Finding { kind: FindingKind::Truncation, message });
+        reports.extend(report);
     }
-
-    let mut barge_ins = Vec::new();
-    for utterance in &truth.utterances {
-        // A barge-in: the caller started while a reply was playing.
-        let Some(index) = truth.reply_playing_at(utterance.start_us) else { continue };
-        let reply = &truth.replies[index];
-        let heard_words = heard[index].clone();
-        let history_words = history_for_reply[index].clone();
-        barge_ins.push(BargeInReport {
-            utterance: utterance.index,
-            caller_said: utterance.text.clone(),
-            at_ms: utterance.start_us as f64 / 1000.0,
-            truncation_ok: heard_words == history_words,
-            heard_words,
-            history_words,
-            stop_latency_ms: reply.last_us().saturating_sub(utterance.start_us) as f64 / 1000.0,
-        });
-    }
-    (barge_ins, findings)
+    (reports, findings)
 }
 
 #[cfg(test)]

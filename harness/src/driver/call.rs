@@ -49,6 +49,19 @@ pub enum CallError {
     PauseWord { word: String, text: String },
 }
 
+/// The raw playback: every stretch the caller played without a break, as
+/// (timeline position, samples).
+fn played_runs(stretches: &[PlayedStretch]) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (at, samples) in stretches.iter().flat_map(|s| s.runs.iter()) {
+        match runs.last_mut() {
+            Some((start, length)) if *start + *length == *at => *length += samples.len(),
+            _ => runs.push((*at, samples.len())),
+        }
+    }
+    runs
+}
+
 /// The corpus recording of `text` at the line rate, sped and levelled as
 /// `rendering` says.
 fn line_speech(
@@ -160,6 +173,8 @@ async fn call(
             variant: plan.variant.clone(),
             sample_rate: plan.rendering.rate(),
             rendering: plan.rendering.clone(),
+            budgets: plan.budgets,
+            round_trip_us: 2 * super::caller::LINE_DELAY.as_micros() as u64,
         },
     );
     let conditions = SharedConditions::default();
@@ -224,6 +239,12 @@ async fn call(
     }
 
     let responses = responses.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for (at, samples) in played_runs(&result.stretches) {
+        recorder.push(
+            samples_to_us(at, LINE_RATE),
+            Event::Played { samples, end_us: samples_to_us(at + samples, LINE_RATE) },
+        );
+    }
     let (pieces, unattributed) = attribute(&result.stretches, &responses);
     for piece in pieces {
         recorder.push(

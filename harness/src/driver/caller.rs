@@ -30,7 +30,7 @@ const REPLY_TIMEOUT_MS: u64 = 12_000;
 /// One-way delay of the line. The caller takes in what the agent sent this
 /// long after sending its frame, so an agent reacting at once to that frame
 /// (a `Clear` on barge-in) is heard before the next frame plays.
-const LINE_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
+pub(super) const LINE_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
 
 enum PlayItem {
     Audio(Vec<i16>),

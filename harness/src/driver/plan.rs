@@ -35,15 +35,21 @@ pub enum CallerAction {
     HangUp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What every call is held to, whatever its steps say.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Budgets {
+    /// From the end of the caller's turn to the first agent sample heard.
     pub turn_ms: u64,
+    /// From the caller's first word over a reply to the agent's last sample.
     pub stop_ms: u64,
+    /// The longest silence inside one reply (a playout underrun).
+    pub gap_ms: u64,
 }
 
 impl Default for Budgets {
     fn default() -> Self {
-        Self { turn_ms: 2000, stop_ms: 400 }
+        Self { turn_ms: 2000, stop_ms: 400, gap_ms: 700 }
     }
 }
 

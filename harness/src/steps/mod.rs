@@ -135,7 +135,7 @@ impl<'a> World<'a> {
                 .finish_session(tenant, &session.record.session_id, outcome.record.history(), summary)
                 .map_err(StepError::Invalid)?;
         }
-        let report = evaluate(&outcome.record, &plan.budgets);
+        let report = evaluate(&outcome.record);
         Ok(CompletedCall { session_id: session.map(|s| s.record.session_id), plan, outcome, report })
     }
 
@@ -206,7 +206,7 @@ impl<'a> World<'a> {
             self.deployment()?
                 .finish_session(&tenant, &session.record.session_id, outcome.record.history(), summary)
                 .map_err(StepError::Invalid)?;
-            let report = evaluate(&outcome.record, &plan.budgets);
+            let report = evaluate(&outcome.record);
             self.calls.push(CompletedCall { session_id: Some(session.record.session_id), plan, outcome, report });
         }
         self.plan_ran = true;
