@@ -122,8 +122,14 @@ pub enum Event {
         request: usize,
     },
     Agent(AgentEvent),
-    /// A step of the caller's script could not be carried out as written.
+    /// A step of the caller's script did not go as written (the agent's
+    /// doing: a finding).
     ScriptNote {
+        message: String,
+    },
+    /// A step of the caller's script can never be carried out as written
+    /// (the scenario's doing: a scenario error).
+    ScriptError {
         message: String,
     },
     /// The call ended with the caller's script not done: what was left.

@@ -50,6 +50,7 @@ impl Default for LlmScript {
 }
 
 pub struct ScriptedLlm {
+    busy: super::Busy,
     script: Arc<LlmScript>,
     rng: Mutex<Rng>,
     recorder: Recorder,
@@ -59,7 +60,20 @@ pub struct ScriptedLlm {
 
 impl ScriptedLlm {
     pub fn new(script: LlmScript, rng: Rng, recorder: Recorder, clock: CallClock) -> Self {
-        Self { script: Arc::new(script), rng: Mutex::new(rng), recorder, clock, requests: AtomicUsize::new(0) }
+        Self {
+            busy: super::Busy::default(),
+            script: Arc::new(script),
+            rng: Mutex::new(rng),
+            recorder,
+            clock,
+            requests: AtomicUsize::new(0),
+        }
+    }
+
+    /// Share a count of streams under way with the caller.
+    pub fn with_busy(mut self, busy: super::Busy) -> Self {
+        self.busy = busy;
+        self
     }
 
     /// What to answer: a tool call, or reply text.
@@ -114,6 +128,7 @@ impl LlmService for ScriptedLlm {
             other => vec![other],
         };
         let count = items.len();
+        let guard = self.busy.guard();
         futures_util::stream::iter(items.into_iter().enumerate())
             .then(move |(i, item)| {
                 let recorder = recorder.clone();
@@ -136,6 +151,10 @@ impl LlmService for ScriptedLlm {
                     }
                     item.map_err(|message| ServiceError { service: "llm", message })
                 }
+            })
+            .map(move |item| {
+                let _under_way = &guard;
+                item
             })
             .boxed()
     }

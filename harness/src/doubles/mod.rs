@@ -17,6 +17,32 @@ use std::time::Duration;
 
 use crate::seed::Rng;
 
+/// How many LLM and TTS streams are under way: when none is, the agent
+/// has asked for everything it is about to say.
+#[derive(Debug, Clone, Default)]
+pub struct Busy(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+/// Counts one stream as under way until it is dropped (finished or cancelled).
+#[derive(Debug)]
+pub struct BusyGuard(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Busy {
+    pub fn guard(&self) -> BusyGuard {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        BusyGuard(self.0.clone())
+    }
+
+    pub fn idle(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst) == 0
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// A latency with seeded, one-sided jitter: `base + U(0, jitter)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Latency {

@@ -24,6 +24,9 @@ const SPEED: u64 = 8;
 #[derive(Debug, Clone)]
 pub struct TtsResponse {
     pub request: usize,
+    /// When the agent asked for it: a position on the call's timeline, in
+    /// samples at the line rate.
+    pub requested_at: usize,
     pub text: String,
     pub sample_rate: u32,
     pub samples: Arc<Vec<i16>>,
@@ -31,6 +34,7 @@ pub struct TtsResponse {
 }
 
 pub struct TtsDouble {
+    busy: super::Busy,
     first_audio: Latency,
     rng: Mutex<Rng>,
     recorder: Recorder,
@@ -42,6 +46,7 @@ pub struct TtsDouble {
 impl TtsDouble {
     pub fn new(first_audio: Latency, rng: Rng, recorder: Recorder, clock: CallClock) -> Self {
         Self {
+            busy: super::Busy::default(),
             first_audio,
             rng: Mutex::new(rng),
             recorder,
@@ -49,6 +54,12 @@ impl TtsDouble {
             requests: AtomicUsize::new(0),
             responses: Arc::default(),
         }
+    }
+
+    /// Share a count of streams under way with the caller.
+    pub fn with_busy(mut self, busy: super::Busy) -> Self {
+        self.busy = busy;
+        self
     }
 
     /// Every response so far, in request order.
@@ -75,8 +86,10 @@ impl TtsService for TtsDouble {
             },
         );
         let samples = Arc::new(samples);
+        let requested_at = (self.clock.now_us() * u64::from(crate::audio::LINE_RATE) / 1_000_000) as usize;
         self.responses.lock().unwrap_or_else(|p| p.into_inner()).push(TtsResponse {
             request,
+            requested_at,
             text,
             sample_rate,
             samples: samples.clone(),
@@ -87,6 +100,7 @@ impl TtsService for TtsDouble {
         let gap = Duration::from_millis(CHUNK_MS / SPEED);
         let (recorder, clock) = (self.recorder.clone(), self.clock);
         let starts: Vec<usize> = (0..samples.len()).step_by(chunk.max(1)).collect();
+        let guard = self.busy.guard();
         futures_util::stream::iter(starts.into_iter().enumerate())
             .then(move |(i, start)| {
                 let (samples, words, recorder) = (samples.clone(), words.clone(), recorder.clone());
@@ -103,6 +117,10 @@ impl TtsService for TtsDouble {
                         .collect();
                     Ok(TtsChunk { samples: samples[start..end].to_vec(), sample_rate, words })
                 }
+            })
+            .map(move |chunk| {
+                let _under_way = &guard;
+                chunk
             })
             .boxed()
     }

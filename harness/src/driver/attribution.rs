@@ -94,7 +94,14 @@ mod tests {
     use super::*;
 
     fn response(request: usize, samples: Vec<i16>) -> TtsResponse {
-        TtsResponse { request, text: String::new(), sample_rate: 16_000, samples: Arc::new(samples), words: vec![] }
+        TtsResponse {
+            request,
+            requested_at: 0,
+            text: String::new(),
+            sample_rate: 16_000,
+            samples: Arc::new(samples),
+            words: vec![],
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::caller::Caller;
 use super::plan::{CallPlan, CallerAction, Pause};
 use crate::audio::render::{MicRenderer, Rendering, line_utterance, prepare_speech};
 use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, to_i16};
-use crate::doubles::{AligningStt, RecognitionErrors, ScriptedLlm, SharedConditions, Stem, TtsDouble};
+use crate::doubles::{AligningStt, Busy, RecognitionErrors, ScriptedLlm, SharedConditions, Stem, TtsDouble};
 use crate::record::{CallClock, CallRecord, Event, Recorder, samples_to_us};
 use crate::seed::{Rng, digest_samples};
 
@@ -190,8 +190,11 @@ async fn call(
         recorder.clone(),
         clock,
     );
-    let llm = ScriptedLlm::new(plan.llm.clone(), Rng::derive(seed, "llm"), recorder.clone(), clock);
-    let tts = TtsDouble::new(plan.tts_first_audio, Rng::derive(seed, "tts"), recorder.clone(), clock);
+    let busy = Busy::default();
+    let llm =
+        ScriptedLlm::new(plan.llm.clone(), Rng::derive(seed, "llm"), recorder.clone(), clock).with_busy(busy.clone());
+    let tts =
+        TtsDouble::new(plan.tts_first_audio, Rng::derive(seed, "tts"), recorder.clone(), clock).with_busy(busy.clone());
     let responses = tts.responses();
     let services = Services { stt: Arc::new(stt), llm: Arc::new(llm), tts: Arc::new(tts) };
 
@@ -221,6 +224,7 @@ async fn call(
         to_agent,
         from_agent,
         responses: responses.clone(),
+        busy,
         recorder: recorder.clone(),
         clock,
         max_samples: (plan.max_call_ms * u64::from(LINE_RATE) / 1000) as usize,

@@ -18,7 +18,7 @@ use super::plan::{CallerAction, InterruptAt};
 use crate::audio::channel::PacketFate;
 use crate::audio::render::{MicRenderer, word_power};
 use crate::audio::{LINE_RATE, to_f32};
-use crate::doubles::{Conditions, SharedConditions, Stem, TtsResponse};
+use crate::doubles::{Busy, Conditions, SharedConditions, Stem, TtsResponse};
 use crate::record::{CallClock, Event, Recorder, TimedWord, samples_to_us};
 use crate::seed::digest_samples;
 
@@ -27,6 +27,11 @@ const FRAME: usize = (LINE_RATE as u64 * FRAME_MS / 1000) as usize;
 const AGENT_DONE_SILENCE_MS: u64 = 800;
 /// Give up waiting for a reply after this long and go on with the script.
 const REPLY_TIMEOUT_MS: u64 = 12_000;
+/// Agent audio resuming within this many samples (250 ms) is the same
+/// stretch of talking.
+const BRIDGE: usize = LINE_RATE as usize / 4;
+/// A call that takes longer than this in wall time is stopped.
+const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(120);
 /// One-way delay of the line. The caller takes in what the agent sent this
 /// long after sending its frame, so an agent reacting at once to that frame
 /// (a `Clear` on barge-in) is heard before the next frame plays.
@@ -45,11 +50,22 @@ struct Speaking {
     started_at: usize,
 }
 
+/// An interruption on its way: the step began at `began`; the reply it
+/// targets began at `reply_start` (once known); its cut point is `target`.
+struct PendingInterrupt {
+    at: InterruptAt,
+    stem: usize,
+    began: usize,
+    reply_start: Option<usize>,
+    /// Responses the agent had asked for when the reply began.
+    first_response: usize,
+    target: Option<usize>,
+}
+
 enum Waiting {
     /// Nothing in progress: take the next action.
     Idle,
-    /// Interrupt: waiting for the reply to start, then for the cut point.
-    Interrupt { at: InterruptAt, stem: usize, target: Option<usize> },
+    Interrupt(PendingInterrupt),
     /// Staying silent until this timeline position.
     SilentUntil(usize),
 }
@@ -65,6 +81,8 @@ pub(super) struct Caller {
     pub to_agent: mpsc::UnboundedSender<CallerMessage>,
     pub from_agent: mpsc::UnboundedReceiver<AgentMessage>,
     pub responses: Arc<Mutex<Vec<TtsResponse>>>,
+    /// LLM and TTS streams under way (the doubles count them).
+    pub busy: Busy,
     pub recorder: Recorder,
     pub clock: CallClock,
     pub max_samples: usize,
@@ -95,6 +113,9 @@ struct State {
     next_stem: usize,
     /// Timeline position of the last agent sample played.
     last_agent_sample: Option<usize>,
+    /// Where the agent's current stretch of talking began (breaks shorter
+    /// than [`BRIDGE`] do not end it).
+    talking_since: Option<usize>,
     /// Where the caller's last utterance ended, and whether agent audio has
     /// played since.
     my_turn_end: usize,
@@ -115,6 +136,7 @@ impl Caller {
             utterances: 0,
             next_stem: 0,
             last_agent_sample: None,
+            talking_since: None,
             my_turn_end: 0,
             reply_start: None,
             hung_up_by_agent: false,
@@ -123,6 +145,7 @@ impl Caller {
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(FRAME_MS));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut pending_frame: Option<Vec<i16>> = None;
+        let wall = std::time::Instant::now();
         let end_reason = loop {
             ticker.tick().await;
             let now = s.frames * FRAME;
@@ -130,14 +153,24 @@ impl Caller {
                 let _ = self.to_agent.send(CallerMessage::Media { samples: frame });
             }
             tokio::time::sleep(LINE_DELAY).await;
-            self.receive(&mut s);
+            let line_open = self.receive(&mut s);
             self.play(&mut s, now);
-            if s.hung_up_by_agent {
-                break "the agent hung up".to_string();
-            }
-            if now >= self.max_samples {
+            let ended = if s.hung_up_by_agent {
+                Some("the agent hung up")
+            } else if !line_open && s.queue.is_empty() {
+                Some("the agent's line closed")
+            } else if now >= self.max_samples {
                 self.note("the call reached its time limit");
-                break "time limit".to_string();
+                Some("time limit")
+            } else if wall.elapsed() > WATCHDOG {
+                self.note(format!("the call was stopped after {} s of wall time (watchdog)", WATCHDOG.as_secs()));
+                Some("watchdog")
+            } else {
+                None
+            };
+            if let Some(reason) = ended {
+                self.script_left(&s, reason);
+                break reason.to_string();
             }
             if self.advance_script(&mut s, now) {
                 break "the caller hung up".to_string();
@@ -160,8 +193,39 @@ impl Caller {
         self.recorder.push(self.clock.now_us(), Event::ScriptNote { message: message.into() });
     }
 
-    fn receive(&mut self, s: &mut State) {
-        while let Ok(message) = self.from_agent.try_recv() {
+    /// The step cannot be carried out as written: a scenario error.
+    fn script_error(&self, message: impl Into<String>) {
+        self.recorder.push(self.clock.now_us(), Event::ScriptError { message: message.into() });
+    }
+
+    /// The call ends with script left: record what the caller never did.
+    fn script_left(&self, s: &State, reason: &str) {
+        let mut actions: Vec<String> = Vec::new();
+        if s.speaking.is_some() {
+            actions.push("finish speaking".into());
+        }
+        if let Waiting::Interrupt(pending) = &s.waiting {
+            actions.push(format!("interrupt saying {:?}", self.stems[pending.stem].text));
+        }
+        actions.extend(self.script.iter().filter_map(|action| match action {
+            CallerAction::Say { text, .. } => Some(format!("say {text:?}")),
+            CallerAction::Interrupt { text, .. } => Some(format!("interrupt saying {text:?}")),
+            CallerAction::Silence { .. } | CallerAction::HangUp => None,
+        }));
+        if !actions.is_empty() {
+            self.recorder.push(self.clock.now_us(), Event::ScriptLeft { reason: reason.into(), actions });
+        }
+    }
+
+    /// Take in what the agent sent; false once the agent's side of the
+    /// line has closed.
+    fn receive(&mut self, s: &mut State) -> bool {
+        loop {
+            let message = match self.from_agent.try_recv() {
+                Ok(message) => message,
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            };
             match message {
                 AgentMessage::Media { samples, .. } => s.queue.push_back(PlayItem::Audio(samples)),
                 AgentMessage::Mark { name } => s.queue.push_back(PlayItem::Mark(name)),
@@ -226,6 +290,9 @@ impl Caller {
         if s.reply_start.is_none() && now >= s.my_turn_end && s.speaking.is_none() {
             s.reply_start = Some(now);
         }
+        if s.last_agent_sample.is_none_or(|last| now > last + BRIDGE) {
+            s.talking_since = Some(now);
+        }
         s.last_agent_sample = Some(now + played.len() - 1);
         if let Some(stretch) = s.stretches.last_mut() {
             stretch.runs.push((now, played));
@@ -255,8 +322,8 @@ impl Caller {
                 return false;
             }
             Waiting::SilentUntil(_) | Waiting::Idle => {}
-            Waiting::Interrupt { at, stem, target } => {
-                self.interrupt_step(s, now, at, stem, target);
+            Waiting::Interrupt(pending) => {
+                self.interrupt_step(s, now, pending);
                 return false;
             }
         }
@@ -284,7 +351,9 @@ impl Caller {
             CallerAction::Interrupt { at, .. } => {
                 self.script.pop_front();
                 let stem = self.take_stem(s);
-                self.interrupt_step(s, now, at, stem, None);
+                let pending =
+                    PendingInterrupt { at, stem, began: now, reply_start: None, first_response: 0, target: None };
+                self.interrupt_step(s, now, pending);
                 false
             }
         }
@@ -295,34 +364,95 @@ impl Caller {
         s.next_stem - 1
     }
 
-    fn interrupt_step(&mut self, s: &mut State, now: usize, at: InterruptAt, stem: usize, target: Option<usize>) {
-        let target = target.or_else(|| {
-            let start = s.reply_start?;
-            match at {
-                InterruptAt::AfterMs(ms) => Some(start + (u64::from(ms) * u64::from(LINE_RATE) / 1000) as usize),
-                InterruptAt::LastWord { percent } => {
-                    let first = s.heard.get(start..(start + 160).min(s.heard.len()))?.to_vec();
-                    let responses = self.responses.lock().unwrap_or_else(|p| p.into_inner());
-                    let response = responses.iter().rev().find(|r| r.samples.starts_with(&first))?;
-                    let word = response.words.last()?;
-                    Some(start + word.start + (word.end - word.start) * percent as usize / 100)
-                }
-            }
-        });
-        match target {
-            Some(target) if now >= target => self.start_speaking(s, now, stem),
-            _ if s.reply_start.is_some() && self.agent_done(s, now) => {
+    /// Is the agent audible now (or about to be: audio is queued)?
+    fn agent_talking(&self, s: &State, now: usize) -> bool {
+        !s.queue.is_empty() || s.last_agent_sample.is_some_and(|last| now <= last + BRIDGE)
+    }
+
+    fn interrupt_step(&mut self, s: &mut State, now: usize, mut p: PendingInterrupt) {
+        let ms = |samples: usize| samples as u64 * 1000 / u64::from(LINE_RATE);
+        if p.reply_start.is_none() {
+            if self.agent_talking(s, now) && s.talking_since.is_some() {
+                p.reply_start = s.talking_since;
+                let responses = self.responses.lock().unwrap_or_else(|e| e.into_inner());
+                // The reply's responses: those asked for since the caller last spoke.
+                p.first_response = responses.iter().position(|r| r.requested_at >= s.my_turn_end).unwrap_or(0);
+            } else if now.saturating_sub(p.began) as u64 * 1000 >= REPLY_TIMEOUT_MS * u64::from(LINE_RATE) {
                 self.note(format!(
-                    "the agent's reply ended before the interruption point ({at:?}); the caller spoke after it"
+                    "no reply came to interrupt within {} s; the caller spoke anyway",
+                    REPLY_TIMEOUT_MS / 1000
                 ));
-                self.start_speaking(s, now, stem);
+                self.start_speaking(s, now, p.stem);
+                return;
+            } else {
+                s.waiting = Waiting::Interrupt(p);
+                return;
             }
-            _ if s.reply_start.is_none() && self.agent_done(s, now) => {
-                self.note("no reply came to interrupt; the caller spoke anyway");
-                self.start_speaking(s, now, stem);
-            }
-            _ => s.waiting = Waiting::Interrupt { at, stem, target },
         }
+        let start = p.reply_start.expect("set above");
+        p.target = match p.at {
+            InterruptAt::AfterMs(after) => Some(start + (u64::from(after) * u64::from(LINE_RATE) / 1000) as usize),
+            InterruptAt::LastWord { percent, first_chunk } => self.last_word_target(s, now, &p, percent, first_chunk),
+        }
+        .or(p.target);
+        match p.target {
+            Some(target) if target < p.began => {
+                self.script_error(format!(
+                    "the caller cannot interrupt at {} ms into the agent's reply: that reply began at {} ms, {} ms \
+                     before this step did (at {} ms)",
+                    ms(target - start),
+                    ms(start),
+                    ms(p.began - start),
+                    ms(p.began)
+                ));
+                s.waiting = Waiting::Idle;
+            }
+            // The last word of a reply is known once the agent has asked for all of it.
+            Some(target)
+                if now >= target
+                    && (self.busy.idle() || !matches!(p.at, InterruptAt::LastWord { first_chunk: false, .. })) =>
+            {
+                self.start_speaking(s, now, p.stem)
+            }
+            _ if !self.agent_talking(s, now) => {
+                self.script_error(format!(
+                    "the agent's reply from {} ms ended at {} ms, before the interruption point ({:?})",
+                    ms(start),
+                    ms(s.last_agent_sample.unwrap_or(now)),
+                    p.at
+                ));
+                s.waiting = Waiting::Idle;
+            }
+            _ => s.waiting = Waiting::Interrupt(p),
+        }
+    }
+
+    /// The timeline position partway into the last word of the reply (the
+    /// latest response asked for since it began) or of its first chunk.
+    fn last_word_target(
+        &self,
+        s: &State,
+        now: usize,
+        p: &PendingInterrupt,
+        percent: u32,
+        first_chunk: bool,
+    ) -> Option<usize> {
+        let start = p.reply_start?;
+        let responses = self.responses.lock().unwrap_or_else(|e| e.into_inner());
+        let candidates = responses.get(p.first_response..)?;
+        let response = if first_chunk { candidates.first()? } else { candidates.last()? };
+        let played = s.heard.get(start..).unwrap_or(&[]);
+        let queued: Vec<i16> = s
+            .queue
+            .iter()
+            .flat_map(|item| match item {
+                PlayItem::Audio(samples) => samples.as_slice(),
+                PlayItem::Mark(_) => &[],
+            })
+            .copied()
+            .collect();
+        let at = super::interrupt::locate(response, start, played, now + FRAME, &queued)?;
+        Some(at + super::interrupt::into_last_word(response, percent)?)
     }
 
     fn start_speaking(&mut self, s: &mut State, now: usize, stem: usize) {

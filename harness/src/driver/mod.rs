@@ -5,6 +5,7 @@
 mod attribution;
 mod call;
 mod caller;
+mod interrupt;
 mod plan;
 
 pub use attribution::{PlayedPiece, attribute};

@@ -14,13 +14,15 @@ pub struct Pause {
     pub filled: bool,
 }
 
+/// Where in the agent's reply the caller cuts in. The reply is the one
+/// playing when the step begins, or else the next one to begin.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InterruptAt {
-    /// This long after the caller starts hearing the agent's reply.
+    /// This long after the caller starts hearing the reply.
     AfterMs(u32),
-    /// Partway into the last word of the first sentence the reply speaks
-    /// (`percent` of that word's length).
-    LastWord { percent: u32 },
+    /// Partway into the last word of the reply (`percent` of that word's
+    /// length), or of its first chunk (the first TTS response it plays).
+    LastWord { percent: u32, first_chunk: bool },
 }
 
 #[derive(Debug, Clone, PartialEq)]

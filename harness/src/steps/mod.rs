@@ -139,12 +139,17 @@ impl<'a> World<'a> {
         Ok(CompletedCall { session_id: session.map(|s| s.record.session_id), plan, outcome, report })
     }
 
-    /// The latest call, run on first use.
+    /// The latest call, run on first use. A script step the call could
+    /// never carry out makes it a scenario error (the call is kept).
     pub fn call(&mut self) -> Result<&CompletedCall, StepError> {
         if !self.plan_ran {
             self.plan_ran = true;
             let call = self.run(self.plan.clone())?;
+            let errors = script_errors(&call);
             self.calls.push(call);
+            if !errors.is_empty() {
+                return Err(StepError::Invalid(errors.join("; ")));
+            }
         }
         Ok(self.calls.last().expect("a call ran"))
     }
@@ -210,12 +215,25 @@ impl<'a> World<'a> {
             self.calls.push(CompletedCall { session_id: Some(session.record.session_id), plan, outcome, report });
         }
         self.plan_ran = true;
-        Ok(())
+        let errors: Vec<String> = self.calls.iter().flat_map(script_errors).collect();
+        if errors.is_empty() { Ok(()) } else { Err(StepError::Invalid(errors.join("; "))) }
     }
 
     pub fn take_calls(self) -> Vec<CompletedCall> {
         self.calls
     }
+}
+
+/// What the caller's script could never do in this call.
+fn script_errors(call: &CompletedCall) -> Vec<String> {
+    call.outcome
+        .record
+        .events()
+        .filter_map(|(_, e)| match e {
+            crate::record::Event::ScriptError { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn str_arg(args: &[Arg], i: usize) -> Result<&str, StepError> {

@@ -35,10 +35,18 @@ fn interrupts_after(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     Ok(())
 }
 
-fn interrupts_last_word(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+fn last_word(w: &mut World<'_>, args: &[Arg], first_chunk: bool) -> StepResult {
     let text = str_arg(args, 0)?.to_string();
-    w.plan_mut()?.script.push(CallerAction::Interrupt { at: InterruptAt::LastWord { percent: 25 }, text });
+    w.plan_mut()?.script.push(CallerAction::Interrupt { at: InterruptAt::LastWord { percent: 25, first_chunk }, text });
     Ok(())
+}
+
+fn interrupts_last_word(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    last_word(w, args, false)
+}
+
+fn interrupts_first_chunk_last_word(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    last_word(w, args, true)
 }
 
 fn silent(w: &mut World<'_>, args: &[Arg]) -> StepResult {
@@ -59,6 +67,10 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("the caller says {string} hesitating {int} ms after {string}", says_hesitating),
         def("the caller interrupts {float} seconds into the agent's reply saying {string}", interrupts_after),
         def("the caller interrupts during the last word of the agent's reply saying {string}", interrupts_last_word),
+        def(
+            "the caller interrupts during the last word of the agent's first sentence saying {string}",
+            interrupts_first_chunk_last_word,
+        ),
         def("the caller stays silent for {int} seconds", silent),
         def("the caller hangs up", hangs_up),
     ]
