@@ -14,21 +14,20 @@ Feature: Caller audio
     And the caller calls with <noise> noise at <snr> dB SNR
     When the caller says "what are your opening hours"
     Then the caller hears "we are open from nine to five, Monday to Friday"
-    And every caller utterance was mixed at <low> to <high> dB SNR
     And the agent's history holds only the words the caller heard
 
     Examples:
-      # Per-utterance SNR varies with the noise under each utterance: speech-like
-      # and brown noise are not steady over a couple of seconds.
-      | accent         | voice  | noise  | snr | low | high |
-      | American       | female | cafe   | 20  | 14  | 26   |
-      | New York       | male   | street | 20  | 14  | 26   |
-      | British        | male   | pink   | 15  | 14  | 16   |
-      | RP             | female | babble | 25  | 19  | 31   |
-      | Scottish       | female | cafe   | 20  | 14  | 26   |
-      | Lancastrian    | male   | white  | 15  | 14  | 16   |
-      | West Midlands  | female | hum    | 20  | 19  | 21   |
-      | Caribbean      | male   | brown  | 20  | 17  | 23   |
+      # The renderer's SNR accuracy is a property test of the renderer
+      # (audio/render.rs), not something to assert about the agent.
+      | accent         | voice  | noise  | snr |
+      | American       | female | cafe   | 20  |
+      | New York       | male   | street | 20  |
+      | British        | male   | pink   | 15  |
+      | RP             | female | babble | 25  |
+      | Scottish       | female | cafe   | 20  |
+      | Lancastrian    | male   | white  | 15  |
+      | West Midlands  | female | hum    | 20  |
+      | Caribbean      | male   | brown  | 20  |
 
   Scenario: Speech the recogniser cannot make out in cafe noise gets a re-prompt, not a guess
     Given the caller has a Scottish accent
@@ -56,24 +55,21 @@ Feature: Caller audio
     Given the caller speaks with a "West Midlands" accent
     And the phone line loses 5% of packets
     When the caller says "what are your opening hours"
-    Then the phone line lost packets
-    And the caller hears "we are open from nine to five, Monday to Friday"
+    Then the caller hears "we are open from nine to five, Monday to Friday"
 
   Scenario: A line that loses most packets garbles the caller, and the agent asks again
     Given the caller has a British accent
     And the phone line loses 60% of packets
     And a turn latency budget of 5000 ms
     When the caller says "what are your opening hours"
-    Then the phone line lost packets
-    And the agent asks the caller to say it again
+    Then the agent asks the caller to say it again
     And the caller does not hear "we are open from nine to five"
 
   Scenario: Jitter beyond the jitter buffer conceals late packets
     Given the caller has a Lancastrian accent
     And the phone line has 40 ms of jitter and a 60 ms jitter buffer
     When the caller says "what are your opening hours"
-    Then the phone line lost packets
-    And the caller hears "we are open from nine to five, Monday to Friday"
+    Then the caller hears "we are open from nine to five, Monday to Friday"
 
   Scenario: The agent's own echo does not trigger a false barge-in
     Given the LLM answers "status of my refund" with "Your refund was approved on Monday and will reach your card within five working days, and we will email you when it does."

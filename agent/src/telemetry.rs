@@ -146,6 +146,12 @@ pub enum EventKind {
     Hangup {
         reason: String,
     },
+    /// A pipeline stage panicked: the call ends (the rest of the pipeline
+    /// is stopped) instead of hanging.
+    StageFailed {
+        stage: String,
+        message: String,
+    },
     SessionEnded {
         messages: usize,
     },

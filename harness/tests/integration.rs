@@ -348,3 +348,43 @@ fn a_promoted_fixture_is_replayed_by_every_run_and_catches_the_bug_again() {
     let kept = voicegate::fixture::Fixture::load(&out.join("fixtures").join("passing-s-1")).expect("kept");
     assert_eq!(kept.manifest.verdict.status, Status::Passed);
 }
+
+#[test]
+fn an_interruption_that_cannot_happen_is_a_scenario_error_naming_why() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The greeting lasts about four seconds: nobody can cut in ten seconds into it.
+    let path = write_feature(
+        dir.path(),
+        "Feature: F\n  Scenario: S\n    When the caller interrupts 10.0 seconds into the agent's reply saying \"what are your opening hours\"\n    Then the agent stops speaking within 400 ms of the interruption\n",
+    );
+    let results = run(&load_features(&path).expect("valid Gherkin"), RunOptions::default());
+    assert_eq!(results[0].status, Status::Error);
+    let message = results[0].steps.iter().find_map(|s| s.message.clone()).expect("a message");
+    assert!(message.contains("before the interruption point"), "{message}");
+
+    // The no-input prompt began before the interrupting step did.
+    let path = write_feature(
+        dir.path(),
+        "Feature: F\n  Scenario: S\n    Given the agent re-prompts after 3 seconds of silence\n    When the caller stays silent for 3 seconds\n    And the caller interrupts 0.2 seconds into the agent's reply saying \"what are your opening hours\"\n    Then the agent's history holds only the words the caller heard\n",
+    );
+    let results = run(&load_features(&path).expect("valid Gherkin"), RunOptions::default());
+    assert_eq!(results[0].status, Status::Error, "{:?}", results[0].steps);
+    let message = results[0].steps.iter().find_map(|s| s.message.clone()).expect("a message");
+    assert!(message.contains("cannot interrupt at 200 ms into the agent's reply"), "{message}");
+}
+
+#[test]
+fn scenarios_whose_names_share_a_long_start_keep_separate_fixtures() {
+    let long = "The caller asks about the opening hours on a quiet line and the agent answers";
+    let scenario = |suffix: &str| Scenario {
+        feature: "Collide".into(),
+        name: format!("{long} {suffix}"),
+        file: "scenarios/collide.feature".into(),
+        line: 3,
+        tags: vec![],
+        steps: vec![],
+    };
+    let (a, b) = (scenario("A"), scenario("B"));
+    assert_ne!(voicegate::fixture::fixture_name(&a, 0), voicegate::fixture::fixture_name(&b, 0));
+    assert_eq!(voicegate::fixture::fixture_name(&a, 0), voicegate::fixture::fixture_name(&a.clone(), 0));
+}

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use super::processor::{Context, Direction, JobId, JobPolicy, NewJob, Origin, Processor};
 use crate::frame::Frame;
-use crate::telemetry::EventSink;
+use crate::telemetry::{EventKind, EventSink};
 
 type Queue = mpsc::UnboundedSender<(Origin, Frame)>;
 
@@ -61,12 +61,15 @@ impl Pipeline {
         }
         let Some(first) = inlets.first().cloned() else { return };
 
-        let mut tasks = Vec::with_capacity(self.stages.len());
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut names = std::collections::HashMap::new();
         for (index, (processor, (system_rx, data_rx))) in self.stages.into_iter().zip(outlets).enumerate() {
             let links =
                 Links { up: index.checked_sub(1).map(|i| inlets[i].clone()), down: inlets.get(index + 1).cloned() };
+            let name = processor.name();
             let stage = Stage { processor, system_rx, data_rx, links, jobs: Vec::new() };
-            tasks.push(tokio::spawn(stage.run(Context::new(events.clone()))));
+            let handle = tasks.spawn(stage.run(Context::new(events.clone())));
+            names.insert(handle.id(), name);
         }
         drop(inlets);
 
@@ -78,12 +81,30 @@ impl Pipeline {
             first.send(Origin::FromUpstream, Frame::Stop);
         });
 
-        for task in tasks {
-            if let Err(error) = task.await {
-                tracing::error!(%error, "pipeline stage panicked");
+        // A stage that panics takes the call down with it: its neighbours
+        // would otherwise wait for it forever.
+        while let Some(ended) = tasks.join_next_with_id().await {
+            if let Err(error) = ended {
+                let stage = names.get(&error.id()).copied().unwrap_or("unknown");
+                let message = panic_message(error);
+                tracing::error!(stage, %message, "pipeline stage failed; ending the call");
+                events.emit(EventKind::StageFailed { stage: stage.into(), message });
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
             }
         }
         feeder.abort();
+    }
+}
+
+fn panic_message(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with no message".into()),
+        Err(error) => error.to_string(),
     }
 }
 
@@ -271,5 +292,45 @@ mod tests {
         pipeline.run(source, sink()).await;
         let log = log.lock().expect("probe log").clone();
         assert!(log.contains(&"a:timer:slow-job".to_string()), "{log:?}");
+    }
+
+    /// Panics on the first data frame it sees.
+    struct Faulty;
+
+    impl Processor for Faulty {
+        fn name(&self) -> &'static str {
+            "faulty"
+        }
+        fn process(&mut self, frame: Frame, origin: Origin, ctx: &mut Context) {
+            if let Frame::Transcription { .. } = frame {
+                panic!("injected stage failure");
+            }
+            ctx.forward(frame, origin);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_middle_stage_ends_the_call_with_an_event_instead_of_hanging() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let pipeline = Pipeline::new(vec![
+            Box::new(Probe { label: "a", log: log.clone() }),
+            Box::new(Faulty),
+            Box::new(Probe { label: "c", log: log.clone() }),
+        ]);
+        // The source never ends by itself: only the failure can end the run.
+        let source = futures_util::stream::iter(vec![Frame::Transcription { text: "boom".into() }])
+            .chain(futures_util::stream::pending())
+            .boxed();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sink = crate::telemetry::EventSink::new(sink().ids().clone(), tokio::time::Instant::now(), Some(tx));
+        let ran = tokio::time::timeout(Duration::from_secs(60), pipeline.run(source, sink)).await;
+        assert!(ran.is_ok(), "the pipeline hung after a stage panicked");
+        let mut failed = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            if let EventKind::StageFailed { stage, message } = event.kind {
+                failed.push((stage, message));
+            }
+        }
+        assert_eq!(failed, vec![("faulty".to_string(), "injected stage failure".to_string())]);
     }
 }

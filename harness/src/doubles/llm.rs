@@ -35,6 +35,9 @@ pub struct LlmScript {
     pub tokens_per_second: f64,
     /// 1-based request numbers that fail.
     pub failing_requests: BTreeSet<usize>,
+    /// 1-based request numbers whose stream panics when first polled (a
+    /// provider client crashing inside the agent).
+    pub panicking_requests: BTreeSet<usize>,
 }
 
 impl Default for LlmScript {
@@ -45,6 +48,7 @@ impl Default for LlmScript {
             first_token: Latency { base_ms: 300, jitter_ms: 40 },
             tokens_per_second: 40.0,
             failing_requests: BTreeSet::new(),
+            panicking_requests: BTreeSet::new(),
         }
     }
 }
@@ -129,10 +133,12 @@ impl LlmService for ScriptedLlm {
         };
         let count = items.len();
         let guard = self.busy.guard();
+        let panics = self.script.panicking_requests.contains(&n);
         futures_util::stream::iter(items.into_iter().enumerate())
             .then(move |(i, item)| {
                 let recorder = recorder.clone();
                 async move {
+                    assert!(!panics, "the LLM client panicked on request {n} (injected fault)");
                     tokio::time::sleep(if i == 0 { first } else { gap }).await;
                     match &item {
                         Ok(LlmEvent::Token(_)) if i == 0 => {

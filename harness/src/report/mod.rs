@@ -46,7 +46,9 @@ pub fn record_name(result: &ScenarioResult, index: usize, call: usize) -> String
 }
 
 /// `<file stem>-<scenario name>`, lower case, `-` between words, at most
-/// 60 characters of the name: safe as a file or folder name.
+/// 60 characters of the name, then a digest of the feature, the whole
+/// name and its line: safe as a file or folder name, and two scenarios whose names
+/// share their first 60 characters still get folders of their own.
 pub fn scenario_slug(scenario: &crate::scenario::Scenario) -> String {
     let stem = scenario.file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
     let slug: String = scenario
@@ -58,7 +60,8 @@ pub fn scenario_slug(scenario: &crate::scenario::Scenario) -> String {
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    format!("{stem}-{}", slug.chars().take(60).collect::<String>())
+    let digest = crate::seed::fnv1a(format!("{}\n{}\n{}", scenario.feature, scenario.name, scenario.line).as_bytes());
+    format!("{stem}-{}-{:08x}", slug.chars().take(60).collect::<String>().trim_end_matches('-'), digest as u32)
 }
 
 /// Write every report file under `out`; returns the paths written.

@@ -169,7 +169,11 @@ fn run_seeded(
             (StepStatus::Skipped, None)
         } else {
             world.docstring = step.docstring.clone();
-            match (bound.def.run)(&mut world, &bound.args) {
+            let ran =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (bound.def.run)(&mut world, &bound.args)));
+            match ran.unwrap_or_else(|payload| {
+                Err(StepError::Invalid(format!("the step panicked: {}", panic_text(&*payload))))
+            }) {
                 Ok(()) => (StepStatus::Passed, None),
                 Err(StepError::Failed(message)) => {
                     status = Status::Failed;
@@ -194,14 +198,19 @@ fn run_seeded(
         // Every call is checked for truncation, budgets and script problems,
         // whether or not a step asked.
         let expected = world.expected.clone();
-        match world.calls() {
-            Ok(calls) => {
-                unexpected = calls
-                    .iter()
-                    .flat_map(|c| c.report.findings.iter())
-                    .filter(|f| !expected.contains(&f.kind))
-                    .cloned()
-                    .collect();
+        let findings = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let calls = world.calls()?;
+            Ok(calls
+                .iter()
+                .flat_map(|c| c.report.findings.iter())
+                .filter(|f| !expected.contains(&f.kind))
+                .cloned()
+                .collect())
+        }))
+        .unwrap_or_else(|payload| Err(StepError::Invalid(format!("the call panicked: {}", panic_text(&*payload)))));
+        match findings {
+            Ok(findings) => {
+                unexpected = findings;
                 if !unexpected.is_empty() {
                     status = Status::Failed;
                 }
@@ -221,6 +230,15 @@ fn run_seeded(
     ScenarioResult { scenario: scenario.clone(), seed, status, steps: outcomes, calls: world.take_calls(), unexpected }
 }
 
+/// The message of a panic, whatever its payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".into())
+}
+
 /// Run the scenarios; `Err` when a step is unknown or ambiguous (nothing
 /// runs then).
 pub fn run_scenarios(
@@ -228,8 +246,17 @@ pub fn run_scenarios(
     corpus: &Corpus,
     options: &RunOptions,
 ) -> Result<Vec<ScenarioResult>, LoadError> {
-    let defs = registry();
-    let bound = bind(scenarios, &defs)?;
+    run_with(scenarios, &registry(), corpus, options)
+}
+
+/// Run the scenarios against a given step library.
+fn run_with(
+    scenarios: &[Scenario],
+    defs: &[StepDef],
+    corpus: &Corpus,
+    options: &RunOptions,
+) -> Result<Vec<ScenarioResult>, LoadError> {
+    let bound = bind(scenarios, defs)?;
     let jobs = match options.jobs {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -276,6 +303,71 @@ mod tests {
         let error = bind(&[scenario], &defs).err().expect("unknown step").to_string();
         assert!(error.starts_with("scenarios/x.feature:7: unknown step `When the caller sings \"hello\"`"), "{error}");
         assert!(error.contains("the caller says {string}"), "{error}");
+    }
+
+    fn scenario(name: &str, steps: &[(&str, &str)]) -> Scenario {
+        Scenario {
+            feature: "robustness".into(),
+            name: name.into(),
+            file: "scenarios/robustness.feature".into(),
+            line: 1,
+            tags: vec![],
+            steps: steps
+                .iter()
+                .enumerate()
+                .map(|(i, (keyword, text))| ScenarioStep {
+                    keyword: (*keyword).into(),
+                    text: (*text).into(),
+                    line: i + 2,
+                    docstring: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn explode(_: &mut World<'_>, _: &[Arg]) -> crate::steps::StepResult {
+        panic!("a step that explodes")
+    }
+
+    #[test]
+    fn a_panicking_step_or_agent_stage_errors_its_scenario_and_the_run_goes_on() {
+        let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
+        let mut defs = registry();
+        defs.push(crate::steps::StepDef {
+            expression: crate::steps::Expression::parse("the step explodes"),
+            run: explode,
+        });
+        let scenarios = vec![
+            scenario(
+                "step",
+                &[("When", "the caller says \"what are your opening hours\""), ("Then", "the step explodes")],
+            ),
+            scenario(
+                "agent",
+                &[
+                    ("Given", "the LLM service panics on request 1"),
+                    ("When", "the caller says \"what are your opening hours\""),
+                    ("Then", "the caller hears \"hello\""),
+                ],
+            ),
+            scenario(
+                "fine",
+                &[("When", "the caller says \"what are your opening hours\""), ("Then", "the caller hears \"hello\"")],
+            ),
+        ];
+        let results =
+            run_with(&scenarios, &defs, &corpus, &RunOptions { jobs: 2, ..RunOptions::default() }).expect("binds");
+        let statuses: Vec<Status> = results.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![Status::Error, Status::Error, Status::Passed]);
+        let message =
+            |r: &ScenarioResult| r.steps.iter().filter_map(|s| s.message.clone()).collect::<Vec<_>>().join(" ");
+        assert!(message(&results[0]).contains("the step panicked: a step that explodes"), "{}", message(&results[0]));
+        assert!(
+            message(&results[1]).contains("the agent crashed: its responder stage panicked"),
+            "{}",
+            message(&results[1])
+        );
+        assert_eq!(results[1].calls.len(), 1, "the crashed call is kept as evidence");
     }
 
     #[test]

@@ -55,13 +55,24 @@ fn llm_rate(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     Ok(())
 }
 
-fn llm_fails(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+/// A 1-based request number.
+fn request_arg(args: &[Arg]) -> Result<usize, StepError> {
     let n = int_arg(args, 0)?;
-    let n = usize::try_from(n)
+    usize::try_from(n)
         .ok()
         .filter(|&n| n > 0)
-        .ok_or_else(|| StepError::Invalid(format!("request {n}: requests count from 1")))?;
+        .ok_or_else(|| StepError::Invalid(format!("request {n}: requests count from 1")))
+}
+
+fn llm_fails(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let n = request_arg(args)?;
     w.plan_mut()?.llm.failing_requests.insert(n);
+    Ok(())
+}
+
+fn llm_panics(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let n = request_arg(args)?;
+    w.plan_mut()?.llm.panicking_requests.insert(n);
     Ok(())
 }
 
@@ -112,6 +123,7 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("the LLM streams {int} tokens per second", llm_rate),
         def("the LLM fails on request {int}", llm_fails),
         def("the LLM fails on its first request", llm_fails_first),
+        def("the LLM service panics on request {int}", llm_panics),
         def("the recogniser takes {int} ms", stt_latency),
         def("the TTS takes {int} ms to the first audio", tts_latency),
         def("a turn latency budget of {int} ms", turn_budget),

@@ -219,18 +219,33 @@ impl<'a> World<'a> {
         if errors.is_empty() { Ok(()) } else { Err(StepError::Invalid(errors.join("; "))) }
     }
 
+    /// A call that has already run (tests of `Then` steps on made-up records).
+    #[cfg(test)]
+    pub fn push_completed(&mut self, call: CompletedCall) {
+        self.calls.push(call);
+        self.plan_ran = true;
+    }
+
     pub fn take_calls(self) -> Vec<CompletedCall> {
         self.calls
     }
 }
 
-/// What the caller's script could never do in this call.
+/// Why this call is a scenario error rather than a verdict: a script step
+/// it could never carry out, or the agent crashing.
 fn script_errors(call: &CompletedCall) -> Vec<String> {
+    use voicegate_agent::telemetry::EventKind;
     call.outcome
         .record
         .events()
         .filter_map(|(_, e)| match e {
             crate::record::Event::ScriptError { message } => Some(message.clone()),
+            crate::record::Event::Agent(event) => match &event.kind {
+                EventKind::StageFailed { stage, message } => {
+                    Some(format!("the agent crashed: its {stage} stage panicked: {message}"))
+                }
+                _ => None,
+            },
             _ => None,
         })
         .collect()
@@ -238,6 +253,9 @@ fn script_errors(call: &CompletedCall) -> Vec<String> {
 
 fn str_arg(args: &[Arg], i: usize) -> Result<&str, StepError> {
     match args.get(i) {
+        Some(Arg::Str(s)) if s.trim().is_empty() => {
+            Err(StepError::Invalid(format!("argument {}: an empty quoted text; expected some words", i + 1)))
+        }
         Some(Arg::Str(s) | Arg::Word(s)) => Ok(s),
         other => Err(StepError::Invalid(format!("argument {} should be text, found {other:?}", i + 1))),
     }
