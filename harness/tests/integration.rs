@@ -181,6 +181,14 @@ fn a_credential_canary_appears_in_no_report_file() {
 }
 
 /// A barge-in scenario run with the truncation bug, its fixtures in `out`.
+/// The fixture folder of a run whose name starts with `prefix`.
+fn fixture_named(out: &Path, prefix: &str) -> Option<PathBuf> {
+    std::fs::read_dir(out.join("fixtures"))
+        .ok()?
+        .map(|entry| entry.expect("a fixture").path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+}
+
 fn failing_run_with_fixtures(dir: &Path) -> (PathBuf, PathBuf) {
     let feature = write_feature(
         dir,
@@ -198,7 +206,14 @@ fn failing_run_with_fixtures(dir: &Path) -> (PathBuf, PathBuf) {
         "--no-regressions",
     ]);
     assert_eq!(code, 1, "the truncation bug fails the scenario");
-    (feature, out.join("fixtures").join("case-barge-in-mid-reply-1"))
+    let fixtures: Vec<PathBuf> = std::fs::read_dir(out.join("fixtures"))
+        .expect("a fixtures folder")
+        .map(|entry| entry.expect("a fixture").path())
+        .collect();
+    assert_eq!(fixtures.len(), 1, "one failed call, one fixture: {fixtures:?}");
+    let name = fixtures[0].file_name().and_then(|n| n.to_str()).expect("utf-8 name");
+    assert!(name.starts_with("case-barge-in-mid-reply-") && name.ends_with("-1"), "{name}");
+    (feature, fixtures[0].clone())
 }
 
 #[test]
@@ -323,7 +338,7 @@ fn a_promoted_fixture_is_replayed_by_every_run_and_catches_the_bug_again() {
     assert_eq!(run(false), 0, "the fixed agent passes the regression");
     let report = std::fs::read_to_string(out.join("report.json")).expect("report");
     assert!(report.contains("Regressions") && report.contains("keeps-unheard"), "the regression is in the report");
-    assert!(!out.join("fixtures").join("passing-s-1").exists(), "passing calls leave no fixture by default");
+    assert!(fixture_named(&out, "passing-s-").is_none(), "passing calls leave no fixture by default");
     assert_eq!(cli(&["fixtures", "list", regressions_arg]), 0);
     assert_eq!(run(true), 1, "the bug, brought back, is caught by the regression");
     let caught = std::fs::read_dir(out.join("fixtures"))
@@ -345,7 +360,8 @@ fn a_promoted_fixture_is_replayed_by_every_run_and_catches_the_bug_again() {
         "all",
     ]);
     assert_eq!(all, 0);
-    let kept = voicegate::fixture::Fixture::load(&out.join("fixtures").join("passing-s-1")).expect("kept");
+    let kept = fixture_named(&out, "passing-s-").expect("the passing call's fixture is kept");
+    let kept = voicegate::fixture::Fixture::load(&kept).expect("kept");
     assert_eq!(kept.manifest.verdict.status, Status::Passed);
 }
 

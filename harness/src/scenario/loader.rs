@@ -14,6 +14,10 @@ pub struct ScenarioStep {
     pub line: usize,
     /// The step's doc string (`"""` block), if any.
     pub docstring: Option<String>,
+    /// The step's data table, if any: no step takes one yet, so binding
+    /// refuses it with the file and line rather than dropping it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<Vec<Vec<String>>>,
 }
 
 /// Serialisable, so that a fixture carries the scenario it replays.
@@ -135,6 +139,7 @@ fn steps_of(steps: &[gherkin::Step]) -> Vec<ScenarioStep> {
             text: s.value.clone(),
             line: s.position.line,
             docstring: s.docstring.clone(),
+            table: s.table.as_ref().map(|t| t.rows.clone()),
         })
         .collect()
 }

@@ -110,6 +110,10 @@ fn bind<'r>(scenarios: &[Scenario], defs: &'r [StepDef]) -> Result<Vec<Vec<Bound
                 .collect();
             let place = format!("{}:{}", scenario.file.display(), step.line);
             match matches.len() {
+                1 if step.table.is_some() => problems.push(format!(
+                    "{place}: the step `{} {}` has a data table, but it takes none (no step reads a table yet)",
+                    step.keyword, step.text
+                )),
                 1 => steps.extend(matches),
                 0 => {
                     let closest = defs
@@ -297,12 +301,22 @@ mod tests {
                 text: "the caller sings \"hello\"".into(),
                 line: 7,
                 docstring: None,
+                table: None,
             }],
         };
         let defs = registry();
         let error = bind(&[scenario], &defs).err().expect("unknown step").to_string();
         assert!(error.starts_with("scenarios/x.feature:7: unknown step `When the caller sings \"hello\"`"), "{error}");
         assert!(error.contains("the caller says {string}"), "{error}");
+    }
+
+    #[test]
+    fn a_data_table_on_a_step_that_takes_none_is_refused_with_file_and_line() {
+        let mut s = scenario("t", &[("When", "the caller says \"what are your opening hours\"")]);
+        s.steps[0].table = Some(vec![vec!["a".into()], vec!["b".into()]]);
+        let defs = registry();
+        let error = bind(&[s], &defs).err().expect("refused").to_string();
+        assert!(error.contains("scenarios/robustness.feature:2:") && error.contains("has a data table"), "{error}");
     }
 
     fn scenario(name: &str, steps: &[(&str, &str)]) -> Scenario {
@@ -320,6 +334,7 @@ mod tests {
                     text: (*text).into(),
                     line: i + 2,
                     docstring: None,
+                    table: None,
                 })
                 .collect(),
         }
