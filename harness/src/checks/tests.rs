@@ -105,6 +105,18 @@ impl Call {
         self.push(at, Event::AgentAudioPlayed { tts_request: request, from: samples(from), to: samples(to), end_us })
     }
 
+    /// The agent asks the LLM at `at`; its first token comes at `first`.
+    fn llm(&mut self, at: u64, first: u64) -> &mut Self {
+        let request = Event::LlmRequest {
+            request: 1,
+            model: "m".into(),
+            system_prompt: String::new(),
+            tools: vec![],
+            last_message: String::new(),
+        };
+        self.push(at, request).push(first, Event::LlmFirstToken { request: 1 })
+    }
+
     fn clear(&mut self, at: u64) -> &mut Self {
         self.push(at, Event::ClearReceived { dropped_samples: 0 })
     }
@@ -140,17 +152,7 @@ fn a_clean_call_has_no_findings_and_its_stages_tile_the_turn() {
     let mut call = greeted();
     call.caller("what are your hours", 1500, 2500)
         .push(3200, Event::SttRequest { request: 1, audio_ms: 1000 })
-        .push(
-            3350,
-            Event::LlmRequest {
-                request: 1,
-                model: "m".into(),
-                system_prompt: String::new(),
-                tools: vec![],
-                last_message: String::new(),
-            },
-        )
-        .push(3650, Event::LlmFirstToken { request: 1 })
+        .llm(3350, 3650)
         .tts(2, 3700, "we are open")
         .push(3800, Event::TtsFirstAudio { request: 2 })
         .play(2, 3810, 0, 600)
@@ -178,17 +180,7 @@ fn a_clean_call_has_no_findings_and_its_stages_tile_the_turn() {
 fn a_slow_llm_stream_is_charged_to_the_first_sentence_not_to_tts() {
     let mut call = greeted();
     call.caller("what are your hours", 1500, 2500)
-        .push(
-            3350,
-            Event::LlmRequest {
-                request: 1,
-                model: "m".into(),
-                system_prompt: String::new(),
-                tools: vec![],
-                last_message: String::new(),
-            },
-        )
-        .push(3650, Event::LlmFirstToken { request: 1 })
+        .llm(3350, 3650)
         .tts(2, 8700, "we are open")
         .push(8800, Event::TtsFirstAudio { request: 2 })
         .play(2, 8810, 0, 600)
