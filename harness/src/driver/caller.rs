@@ -376,7 +376,10 @@ impl Caller {
                 p.reply_start = s.talking_since;
                 let responses = self.responses.lock().unwrap_or_else(|e| e.into_inner());
                 // The reply's responses: those asked for since the caller last spoke.
-                p.first_response = responses.iter().position(|r| r.requested_at >= s.my_turn_end).unwrap_or(0);
+                p.first_response = responses
+                    .iter()
+                    .position(|r| r.requested_at >= s.my_turn_end)
+                    .unwrap_or(responses.len().saturating_sub(1));
             } else if now.saturating_sub(p.began) as u64 * 1000 >= REPLY_TIMEOUT_MS * u64::from(LINE_RATE) {
                 self.note(format!(
                     "no reply came to interrupt within {} s; the caller spoke anyway",
