@@ -53,13 +53,15 @@ Feature: Caller audio
 
   Scenario: Packet loss on the phone line does not stop the agent understanding
     Given the caller speaks with a "West Midlands" accent
-    And the phone line loses 5% of packets
+    And the caller calls over a phone line
+    And the line loses 5% of packets
     When the caller says "what are your opening hours"
     Then the caller hears "we are open from nine to five, Monday to Friday"
 
   Scenario: A line that loses most packets garbles the caller, and the agent asks again
     Given the caller has a British accent
-    And the phone line loses 60% of packets
+    And the caller calls over a phone line
+    And the line loses 60% of packets
     And a turn latency budget of 5000 ms
     When the caller says "what are your opening hours"
     Then the agent asks the caller to say it again
@@ -67,7 +69,8 @@ Feature: Caller audio
 
   Scenario: Jitter beyond the jitter buffer conceals late packets
     Given the caller has a Lancastrian accent
-    And the phone line has 40 ms of jitter and a 60 ms jitter buffer
+    And the caller calls over a phone line
+    And the line has 40 ms of jitter and a 60 ms jitter buffer
     When the caller says "what are your opening hours"
     Then the caller hears "we are open from nine to five, Monday to Friday"
 

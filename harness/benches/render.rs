@@ -8,7 +8,6 @@
 use std::time::Instant;
 
 use voicegate::audio::Corpus;
-use voicegate::audio::channel::PhoneChannel;
 use voicegate::audio::render::{
     Background, Echo, FRAME, MicRenderer, NoiseMix, Rendering, line_utterance, prepare_speech,
 };
@@ -20,7 +19,7 @@ fn main() {
     let corpus = Corpus::load(&Corpus::default_dir()).expect("the committed corpus loads");
     let rendering = Rendering {
         noise: Some(NoiseMix { background: Background::Cafe, snr_db: 10.0 }),
-        phone: Some(PhoneChannel { loss_rate: 0.02, jitter_ms: 20.0, jitter_buffer_ms: 60.0 }),
+        phone: true,
         echo: Some(Echo { level_db: -25.0, delay_ms: 40 }),
         ..Rendering::default()
     };
@@ -36,7 +35,14 @@ fn main() {
     let mut checksum = 0i64;
     for run in 0..RUNS {
         let started = Instant::now();
-        let mut mic = MicRenderer::new(&rendering, run as u64, &corpus, ("en-gb-scotland", "f")).expect("renderer");
+        let mut mic = MicRenderer::new(
+            &rendering,
+            &voicegate::line::Network::default(),
+            run as u64,
+            &corpus,
+            ("en-gb-scotland", "f"),
+        )
+        .expect("renderer");
         let built = Instant::now();
         let silence = vec![0.0f32; FRAME];
         for f in 0..frames {

@@ -103,6 +103,10 @@ pub struct FixtureManifest {
     pub accent: String,
     pub variant: String,
     pub rendering: Rendering,
+    /// The network the call ran over (fixtures made before it was
+    /// modelled ran over an ideal line).
+    #[serde(default = "crate::line::Network::ideal")]
+    pub network: crate::line::Network,
     pub ground_truth: Vec<SpokenUtterance>,
     pub caller_audio: AudioFile,
     pub agent_audio: AudioFile,
@@ -187,6 +191,7 @@ pub fn save_fixture(
         accent: call.plan.accent.clone(),
         variant: call.plan.variant.clone(),
         rendering: call.plan.rendering.clone(),
+        network: call.plan.network,
         ground_truth,
         caller_audio,
         agent_audio,

@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod doubles;
 pub mod driver;
 pub mod fixture;
+pub mod line;
 pub mod record;
 pub mod report;
 pub mod scenario;

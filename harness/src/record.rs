@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use voicegate_agent::services::{ChatMessage, WordTiming};
 use voicegate_agent::telemetry::AgentEvent;
 
-pub const RECORD_SCHEMA: u32 = 2;
+pub const RECORD_SCHEMA: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimedWord {
@@ -38,6 +38,10 @@ pub enum Event {
         /// in the agent's history or not.
         #[serde(default)]
         round_trip_us: u64,
+        /// The network both ways: delays, playout buffer, loss (records
+        /// made before it was modelled were made on an ideal line).
+        #[serde(default = "crate::line::Network::ideal")]
+        network: crate::line::Network,
     },
     /// One caller utterance, placed on the call's timeline.
     CallerSpeech {
@@ -137,10 +141,11 @@ pub enum Event {
         reason: String,
         actions: Vec<String>,
     },
-    /// What the phone line did to the caller's packets.
-    PhoneLine {
-        lost: Vec<usize>,
-        late: Vec<usize>,
+    /// Packets the network lost or delayed past the playout buffer, each
+    /// way; packet k carries timeline frame k.
+    PacketsConcealed {
+        uplink: crate::line::PacketFate,
+        downlink: crate::line::PacketFate,
     },
     CallEnded {
         reason: String,

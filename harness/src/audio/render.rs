@@ -5,16 +5,17 @@
 //! down by resampling. During the call the caller feeds the renderer one
 //! 20 ms frame at a time ([`MicRenderer::frame`]): the frame's speech, plus
 //! a looped noise bed scaled to the exact SNR, plus the echo of what the
-//! caller heard, plus the microphone's own floor; then the phone line, if
-//! any (300–3400 Hz, 8 kHz µ-law, loss and jitter with concealment); then
-//! the output rate. The same rendering, seed and inputs give the same bytes.
+//! caller heard, plus the microphone's own floor; then the phone codec, if
+//! on a phone line (300–3400 Hz, 8 kHz µ-law); then the network's uplink
+//! packets (bursty loss and jitter, concealed); then the output rate. The same rendering, seed and inputs give the same bytes.
 
 use serde::{Deserialize, Serialize};
 
-use super::channel::{PacketFate, PhoneChannel, PhoneLine};
+use super::channel::{PHONE_RATE, PhoneCodec};
 use super::noise::{NoiseKind, mean_power, noise};
 use super::resample::StreamResampler;
 use super::{AudioError, Corpus, CorpusWord, LINE_RATE, resample, to_f32, to_i16};
+use crate::line::{Network, PacketFate, PacketPath};
 use crate::seed::Rng;
 
 /// The noise bed loops with this period.
@@ -85,8 +86,22 @@ pub struct Rendering {
     /// Speaking speed (0.9 to 1.1), by resampling.
     pub speed: f64,
     pub noise: Option<NoiseMix>,
-    pub phone: Option<PhoneChannel>,
+    /// Over a phone line: 8 kHz G.711 µ-law in the telephone band, both ways.
+    #[serde(default, deserialize_with = "phone_line")]
+    pub phone: bool,
     pub echo: Option<Echo>,
+}
+
+/// `phone` as written now (a boolean) or before the network was modelled
+/// (`null`, or the phone channel's loss and jitter settings, which now
+/// belong to the network).
+fn phone_line<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Bool(on) => Ok(on),
+        serde_json::Value::Null => Ok(false),
+        serde_json::Value::Object(_) => Ok(true),
+        other => Err(serde::de::Error::custom(format!("phone: expected true or false, got {other}"))),
+    }
 }
 
 impl Default for Rendering {
@@ -97,7 +112,7 @@ impl Default for Rendering {
             floor_dbfs: -65.0,
             speed: 1.0,
             noise: None,
-            phone: None,
+            phone: false,
             echo: None,
         }
     }
@@ -106,7 +121,7 @@ impl Default for Rendering {
 impl Rendering {
     /// The rate the agent is sent.
     pub fn rate(&self) -> u32 {
-        self.output_rate.unwrap_or(if self.phone.is_some() { super::channel::PHONE_RATE } else { LINE_RATE })
+        self.output_rate.unwrap_or(if self.phone { PHONE_RATE } else { LINE_RATE })
     }
 
     /// Refuse parameters the renderer cannot honour, naming the field.
@@ -125,14 +140,6 @@ impl Rendering {
             && !(-20.0..=60.0).contains(&noise.snr_db)
         {
             return Err(format!("noise.snr_db {}: expected -20 to 60 dB", noise.snr_db));
-        }
-        if let Some(phone) = &self.phone {
-            if !(0.0..=1.0).contains(&phone.loss_rate) {
-                return Err(format!("phone.loss_rate {}: expected 0 to 1", phone.loss_rate));
-            }
-            if phone.jitter_ms < 0.0 || phone.jitter_buffer_ms < 0.0 {
-                return Err("phone.jitter_ms and phone.jitter_buffer_ms must not be negative".into());
-            }
         }
         if let Some(echo) = &self.echo
             && (echo.level_db > 0.0 || echo.delay_ms > 500)
@@ -313,15 +320,23 @@ pub struct MicRenderer {
     echo_line: std::collections::VecDeque<f32>,
     echo_taps: Vec<(usize, f32)>,
     position: usize,
-    phone: Option<PhoneLine>,
+    phone: Option<PhoneCodec>,
+    uplink: PacketPath,
     to_output: StreamResampler,
 }
 
 impl MicRenderer {
     /// `caller` is the caller's (accent, variant): babble never uses it.
-    pub fn new(rendering: &Rendering, seed: u64, corpus: &Corpus, caller: (&str, &str)) -> Result<Self, AudioError> {
+    pub fn new(
+        rendering: &Rendering,
+        network: &Network,
+        seed: u64,
+        corpus: &Corpus,
+        caller: (&str, &str),
+    ) -> Result<Self, AudioError> {
         let invalid = |message: String| AudioError::Render { message };
         rendering.validate().map_err(invalid)?;
+        network.validate().map_err(invalid)?;
         let bed = match &rendering.noise {
             Some(mix) => {
                 let unit = noise_bed(mix.background, &mut Rng::derive(seed, "noise-bed"), corpus, caller)?;
@@ -343,11 +358,14 @@ impl MicRenderer {
             }
             None => Vec::new(),
         };
-        let phone = match &rendering.phone {
-            Some(channel) => Some(PhoneLine::new(LINE_RATE, *channel, Rng::derive(seed, "phone-line"))?),
-            None => None,
-        };
-        let (line_rate, chunk) = if phone.is_some() { (super::channel::PHONE_RATE, 160) } else { (LINE_RATE, FRAME) };
+        let phone = if rendering.phone { Some(PhoneCodec::new(LINE_RATE)?) } else { None };
+        let (line_rate, chunk) = if phone.is_some() { (PHONE_RATE, 160) } else { (LINE_RATE, FRAME) };
+        let uplink = PacketPath::new(
+            network.uplink_loss,
+            network.jitter_ms,
+            f64::from(network.jitter_buffer_ms),
+            Rng::derive(seed, "uplink-packets"),
+        );
         Ok(Self {
             rendering: rendering.clone(),
             bed,
@@ -357,6 +375,7 @@ impl MicRenderer {
             echo_taps,
             position: 0,
             phone,
+            uplink,
             to_output: StreamResampler::new(line_rate, rendering.rate(), chunk)?,
         })
     }
@@ -395,11 +414,12 @@ impl MicRenderer {
             *x += (self.floor_sigma * self.floor_rng.gaussian()) as f32;
         }
         self.position += FRAME;
-        let line = match &mut self.phone {
-            Some(phone) => to_f32(&phone.frame(&mic)?),
-            None => mic,
+        let mut packet = match &mut self.phone {
+            Some(phone) => phone.frame(&mic)?,
+            None => to_i16(&mic),
         };
-        Ok(to_i16(&self.to_output.process(&line)?))
+        self.uplink.packet(&mut packet);
+        Ok(to_i16(&self.to_output.process(&to_f32(&packet))?))
     }
 
     /// Mean power of the noise bed over timeline samples `start..end`.
@@ -411,9 +431,9 @@ impl MicRenderer {
         (start..end).map(|i| f64::from(self.bed[i % len]).powi(2)).sum::<f64>() / (end - start) as f64
     }
 
-    /// Packets lost or late on the phone line so far.
-    pub fn packet_fate(&self) -> Option<&PacketFate> {
-        self.phone.as_ref().map(PhoneLine::fate)
+    /// Uplink packets lost or late so far; packet k carries timeline frame k.
+    pub fn packet_fate(&self) -> &PacketFate {
+        &self.uplink.fate
     }
 }
 
@@ -435,7 +455,8 @@ mod tests {
 
     fn render(rendering: &Rendering, seed: u64, speech: &[f32], heard: &[i16]) -> Vec<i16> {
         let corpus = corpus();
-        let mut mic = MicRenderer::new(rendering, seed, &corpus, ("en-gb-scotland", "f")).expect("renderer");
+        let mut mic =
+            MicRenderer::new(rendering, &Network::ideal(), seed, &corpus, ("en-gb-scotland", "f")).expect("renderer");
         let frames = speech.len().max(heard.len()).div_ceil(FRAME);
         let mut out = Vec::new();
         for f in 0..frames {
@@ -531,6 +552,22 @@ mod tests {
         assert_eq!(out[delay + 7 * 16], 400, "the first reflection");
     }
 
+    #[test]
+    fn a_rendering_saved_before_the_network_model_still_loads() {
+        let base = serde_json::to_value(Rendering::default()).expect("serialises");
+        let with = |phone: serde_json::Value| {
+            let mut value = base.clone();
+            value["phone"] = phone;
+            serde_json::from_value::<Rendering>(value)
+        };
+        assert!(!with(serde_json::Value::Null).expect("null").phone);
+        let old = serde_json::json!({"loss_rate": 0.05, "jitter_ms": 30.0, "jitter_buffer_ms": 60.0});
+        assert!(with(old).expect("old phone channel").phone);
+        assert!(with(serde_json::json!(true)).expect("bool").phone);
+        let error = with(serde_json::json!("yes")).expect_err("a string");
+        assert!(error.to_string().contains("phone: expected true or false"), "{error}");
+    }
+
     proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
 
@@ -544,7 +581,7 @@ mod tests {
             let corpus = corpus();
             let rendering = Rendering { noise: Some(NoiseMix { background, snr_db: snr }), ..Rendering::default() };
             let (speech, words) = speech(&corpus, &rendering);
-            let mic = MicRenderer::new(&rendering, seed, &corpus, ("en-gb-scotland", "f")).expect("renderer");
+            let mic = MicRenderer::new(&rendering, &Network::ideal(), seed, &corpus, ("en-gb-scotland", "f")).expect("renderer");
             let noise = mic.noise_power(0, BED_SECONDS * LINE_RATE as usize);
             let measured = 10.0 * (word_power(&speech, &words) / noise).log10();
             prop_assert!((measured - snr).abs() < 0.1, "{background:?}: {measured} dB for {snr} dB");
@@ -559,7 +596,7 @@ mod tests {
             let rendering = Rendering {
                 output_rate: Some(rate),
                 noise: Some(NoiseMix { background: Background::Cafe, snr_db: 10.0 }),
-                phone: Some(PhoneChannel { loss_rate: 0.05, jitter_ms: 30.0, jitter_buffer_ms: 60.0 }),
+                phone: true,
                 echo: Some(Echo { level_db: -25.0, delay_ms: 30 }),
                 ..Rendering::default()
             };

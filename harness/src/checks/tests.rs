@@ -35,6 +35,7 @@ impl Call {
             rendering: Default::default(),
             budgets,
             round_trip_us: us(round_trip_ms),
+            network: crate::line::Network::ideal(),
         };
         Self { entries: vec![Entry { t_us: 0, event: started }], history: Vec::new(), utterances: 0 }
     }

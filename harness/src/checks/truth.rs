@@ -149,13 +149,33 @@ impl Reply {
     }
 }
 
+/// When the agent could first have acted on each utterance: one uplink
+/// after the caller began; or, for speech the agent cut a reply for, when
+/// it sent that `clear` (responses asked for before then were still the
+/// reply it was giving: it had not yet told the caller's speech from noise).
+fn agent_onsets(utterances: &[CallerUtterance], gateway_clears_us: &[u64], network: &crate::line::Network) -> Vec<u64> {
+    let (uplink, leg) = (network.uplink_us(), u64::from(network.one_way_ms) * 1000);
+    utterances
+        .iter()
+        .map(|u| {
+            let (from, to) = (u.start_us + uplink, u.end_us + uplink);
+            gateway_clears_us
+                .iter()
+                .map(|c| c.saturating_sub(leg))
+                .find(|&sent| from <= sent && sent <= to)
+                .unwrap_or(from)
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallTruth {
     pub utterances: Vec<CallerUtterance>,
     pub replies: Vec<Reply>,
     /// Every played span of every response, by start time.
     pub playback: Vec<PlayedSpan>,
-    /// Times the agent's `clear` reached the caller.
+    /// Times the agent's `clear` reached the caller's ear: when the gateway
+    /// dropped its queue, plus the downlink's playout buffer.
     pub clears_us: Vec<u64>,
     /// When the call ended.
     pub end_us: u64,
@@ -168,11 +188,15 @@ impl CallTruth {
         let mut utterances = Vec::new();
         let mut responses: BTreeMap<usize, ResponsePlay> = BTreeMap::new();
         let mut clears_us = Vec::new();
+        let mut gateway_clears_us = Vec::new();
         let mut end_us = 0;
         let mut llm: BTreeMap<usize, (u64, Option<u64>)> = BTreeMap::new();
+        // Old records (before the network model) have no network: an ideal line.
+        let mut network = crate::line::Network::ideal();
         for (t_us, event) in record.events() {
             end_us = end_us.max(t_us);
             match event {
+                Event::CallStarted { network: n, .. } => network = *n,
                 Event::CallerSpeech { utterance, text, end_us, words, .. } => utterances.push(CallerUtterance {
                     index: *utterance,
                     text: text.clone(),
@@ -199,7 +223,10 @@ impl CallTruth {
                         response.spans.push(PlayedSpan { start_us: t_us, end_us: *end_us, from: *from, to: *to });
                     }
                 }
-                Event::ClearReceived { .. } => clears_us.push(t_us),
+                Event::ClearReceived { .. } => {
+                    gateway_clears_us.push(t_us);
+                    clears_us.push(t_us + u64::from(network.jitter_buffer_ms) * 1000);
+                }
                 Event::LlmRequest { request, .. } => {
                     llm.insert(*request, (t_us, None));
                 }
@@ -215,8 +242,9 @@ impl CallTruth {
         let mut playback: Vec<PlayedSpan> = responses.values().flat_map(|r| r.spans.iter().copied()).collect();
         playback.sort_by_key(|s| (s.start_us, s.end_us));
         let mut replies: Vec<Reply> = Vec::new();
+        let onsets = agent_onsets(&utterances, &gateway_clears_us, &network);
         for response in responses.into_values() {
-            let after = utterances.iter().filter(|u| u.start_us < response.requested_us).count();
+            let after = onsets.iter().filter(|&&onset| onset < response.requested_us).count();
             match replies.last_mut() {
                 Some(reply) if reply.after_utterances == after => reply.responses.push(response),
                 _ => replies.push(Reply { after_utterances: after, responses: vec![response] }),

@@ -19,6 +19,11 @@ pub struct PlayedPiece {
     pub at: usize,
 }
 
+/// `samples` at `rate` as a length on the timeline.
+fn on_timeline(samples: usize, rate: u32) -> usize {
+    (samples as u64 * u64::from(crate::audio::LINE_RATE) / u64::from(rate.max(1))) as usize
+}
+
 /// Does `played` continue `response` from `pos`, over all the samples both have?
 fn continues(response: &[i16], pos: usize, played: &[i16]) -> Option<usize> {
     let n = played.len().min(response.len().saturating_sub(pos));
@@ -26,8 +31,9 @@ fn continues(response: &[i16], pos: usize, played: &[i16]) -> Option<usize> {
 }
 
 /// Attribute played audio to responses. Returns the pieces and the
-/// stretches of played audio (timeline position, samples) that matched no
-/// response.
+/// stretches of played audio (timeline position, length on the timeline)
+/// that matched no response. Samples are compared as the agent sent them,
+/// at the stretch's rate; positions are on the caller's timeline.
 ///
 /// A stretch is flattened first, so a response is recognised by all of its
 /// samples that were played, not by a short prefix (responses may share
@@ -48,7 +54,10 @@ pub fn attribute(stretches: &[PlayedStretch], responses: &[TtsResponse]) -> (Vec
         let timeline = |flat_pos: usize| {
             let index = run_starts.partition_point(|&(start, _)| start <= flat_pos) - 1;
             let (start, at) = run_starts[index];
-            (at + flat_pos - start, run_starts.get(index + 1).map_or(flat.len(), |&(next, _)| next))
+            (
+                at + on_timeline(flat_pos - start, stretch.rate),
+                run_starts.get(index + 1).map_or(flat.len(), |&(next, _)| next),
+            )
         };
         let mut current: Option<(usize, usize)> = None;
         let mut cursor = 0;
@@ -62,7 +71,7 @@ pub fn attribute(stretches: &[PlayedStretch], responses: &[TtsResponse]) -> (Vec
                 });
             let Some((r, pos, n)) = found else {
                 let (at, _) = timeline(cursor);
-                unattributed.push((at, rest.len()));
+                unattributed.push((at, on_timeline(rest.len(), stretch.rate)));
                 break;
             };
             // Split the matched samples at run boundaries to keep timeline positions.
@@ -72,7 +81,11 @@ pub fn attribute(stretches: &[PlayedStretch], responses: &[TtsResponse]) -> (Vec
                 let take = (run_end - (cursor + done)).min(n - done);
                 let from = pos + done;
                 match pieces.last_mut() {
-                    Some(last) if last.response == r && last.to == from && last.at + (last.to - last.from) == at => {
+                    Some(last)
+                        if last.response == r
+                            && last.to == from
+                            && last.at + on_timeline(last.to - last.from, stretch.rate) == at =>
+                    {
                         last.to += take
                     }
                     _ => pieces.push(PlayedPiece { response: r, from, to: from + take, at }),
@@ -113,8 +126,11 @@ mod tests {
         // Stretch 1: a with an underrun in it, then 100 samples of b; cleared.
         // Stretch 2: c from its start (b's rest was dropped).
         let stretches = vec![
-            PlayedStretch { runs: vec![(0, a[..250].to_vec()), (300, a[250..].to_vec()), (500, b[..100].to_vec())] },
-            PlayedStretch { runs: vec![(900, c.clone())] },
+            PlayedStretch {
+                runs: vec![(0, a[..250].to_vec()), (300, a[250..].to_vec()), (500, b[..100].to_vec())],
+                rate: 16_000,
+            },
+            PlayedStretch { runs: vec![(900, c.clone())], rate: 16_000 },
         ];
         let (pieces, unattributed) = attribute(&stretches, &responses);
         assert!(unattributed.is_empty());
@@ -130,6 +146,18 @@ mod tests {
     }
 
     #[test]
+    fn audio_at_another_rate_is_matched_as_sent_and_placed_on_the_timeline() {
+        let a: Vec<i16> = (1..=480).collect();
+        let responses = vec![TtsResponse { sample_rate: 24_000, ..response(1, a.clone()) }];
+        // 20 ms at 24 kHz is 480 samples; played as two ticks of 240.
+        let stretches =
+            vec![PlayedStretch { runs: vec![(0, a[..240].to_vec()), (160, a[240..].to_vec())], rate: 24_000 }];
+        let (pieces, unattributed) = attribute(&stretches, &responses);
+        assert!(unattributed.is_empty());
+        assert_eq!(pieces, vec![PlayedPiece { response: 0, from: 0, to: 480, at: 0 }]);
+    }
+
+    #[test]
     fn responses_that_open_alike_are_told_apart_by_what_follows() {
         let mut a = vec![0i16; 480];
         a.extend(1..=100);
@@ -137,7 +165,8 @@ mod tests {
         b.extend(201..=300);
         let responses = vec![response(1, a.clone()), response(2, b.clone())];
         // a was cleared before anything; b plays in 320-sample runs.
-        let stretches = vec![PlayedStretch { runs: vec![(0, b[..320].to_vec()), (320, b[320..].to_vec())] }];
+        let stretches =
+            vec![PlayedStretch { runs: vec![(0, b[..320].to_vec()), (320, b[320..].to_vec())], rate: 16_000 }];
         let (pieces, unattributed) = attribute(&stretches, &responses);
         assert!(unattributed.is_empty());
         assert_eq!(pieces, vec![PlayedPiece { response: 1, from: 0, to: 580, at: 0 }]);
@@ -146,9 +175,12 @@ mod tests {
     #[test]
     fn audio_that_matches_nothing_is_reported() {
         let responses = vec![response(1, vec![5; 300])];
-        let stretches = vec![PlayedStretch { runs: vec![(0, vec![7; 50])] }];
+        let stretches = vec![PlayedStretch { runs: vec![(0, vec![7; 50])], rate: 16_000 }];
         let (pieces, unattributed) = attribute(&stretches, &responses);
         assert!(pieces.is_empty());
         assert_eq!(unattributed, vec![(0, 50)]);
+        // At 8 kHz, 50 samples last 100 timeline samples.
+        let stretches = vec![PlayedStretch { runs: vec![(0, vec![7; 50])], rate: 8_000 }];
+        assert_eq!(attribute(&stretches, &responses).1, vec![(0, 100)]);
     }
 }

@@ -10,7 +10,6 @@ use voicegate_agent::config::{AgentDefinition, EffectiveConfig, merge};
 use voicegate_agent::control::NewSession;
 use voicegate_agent::services::Services;
 use voicegate_agent::telemetry::{SessionId, TenantId, TraceId};
-use voicegate_agent::transport::CallTransport;
 
 use super::attribution::attribute;
 use super::caller::Caller;
@@ -18,13 +17,16 @@ use super::plan::{CallPlan, CallerAction, Pause};
 use crate::audio::render::{MicRenderer, Rendering, line_utterance, prepare_speech};
 use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, to_i16};
 use crate::doubles::{AligningStt, Busy, RecognitionErrors, ScriptedLlm, SharedConditions, Stem, TtsDouble};
+use crate::line::Downlink;
 use crate::record::{CallClock, CallRecord, Event, Recorder, samples_to_us};
 use crate::seed::{Rng, digest_samples};
 
-/// Played agent audio between two clears: (timeline position, samples) runs.
+/// Played agent audio between two clears, as the agent sent it at `rate`:
+/// (timeline position where the caller heard it, samples) runs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlayedStretch {
     pub runs: Vec<(usize, Vec<i16>)>,
+    pub rate: u32,
 }
 
 /// Everything one call produced.
@@ -49,14 +51,17 @@ pub enum CallError {
     PauseWord { word: String, text: String },
 }
 
-/// The raw playback: every stretch the caller played without a break, as
-/// (timeline position, samples).
+/// The raw playback: every stretch the caller heard without a break, as
+/// (timeline position, length on the timeline).
 fn played_runs(stretches: &[PlayedStretch]) -> Vec<(usize, usize)> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
-    for (at, samples) in stretches.iter().flat_map(|s| s.runs.iter()) {
-        match runs.last_mut() {
-            Some((start, length)) if *start + *length == *at => *length += samples.len(),
-            _ => runs.push((*at, samples.len())),
+    for stretch in stretches {
+        for (at, samples) in &stretch.runs {
+            let length = (samples.len() as u64 * u64::from(LINE_RATE) / u64::from(stretch.rate.max(1))) as usize;
+            match runs.last_mut() {
+                Some((start, run)) if *start + *run == *at => *run += length,
+                _ => runs.push((*at, length)),
+            }
         }
     }
     runs
@@ -146,19 +151,21 @@ pub fn run_call(plan: &CallPlan, corpus: &Corpus, session: Option<&NewSession>) 
         }
     }
     let stems = Arc::new(stems);
-    let renderer = MicRenderer::new(&plan.rendering, plan.seed, corpus, (&plan.accent, &plan.variant))?;
+    let renderer = MicRenderer::new(&plan.rendering, &plan.network, plan.seed, corpus, (&plan.accent, &plan.variant))?;
+    let downlink = Downlink::new(&plan.network, plan.rendering.phone, plan.seed)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .map_err(CallError::Runtime)?;
-    Ok(runtime.block_on(call(plan, stems, renderer, session)))
+    Ok(runtime.block_on(call(plan, stems, renderer, downlink, session)))
 }
 
 async fn call(
     plan: &CallPlan,
     stems: Arc<Vec<Stem>>,
     renderer: MicRenderer,
+    downlink: Downlink,
     session: Option<&NewSession>,
 ) -> CallOutcome {
     let recorder = Recorder::default();
@@ -174,7 +181,8 @@ async fn call(
             sample_rate: plan.rendering.rate(),
             rendering: plan.rendering.clone(),
             budgets: plan.budgets,
-            round_trip_us: 2 * super::caller::LINE_DELAY.as_micros() as u64,
+            round_trip_us: plan.network.round_trip_us(),
+            network: plan.network,
         },
     );
     let conditions = SharedConditions::default();
@@ -209,20 +217,22 @@ async fn call(
     };
     let tenant = TenantId::new(plan.tenant.clone().unwrap_or_else(|| "default".into()));
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-    let (to_agent, inbound) = mpsc::unbounded_channel();
-    let (outbound, from_agent) = mpsc::unbounded_channel();
+    let (line, transport) = crate::line::in_process(&plan.network);
     let session = Session::with_ids(config, trace_id, session_id, tenant, services)
         .observe(events_tx)
         .interrupt_history(plan.agent.interrupt_history);
-    let agent = tokio::spawn(session.run(CallTransport { inbound, outbound }));
+    let agent = tokio::spawn(session.run(transport));
+    let line_samples = |ms: u64| (ms * u64::from(LINE_RATE) / 1000) as usize;
 
     let caller = Caller {
         script: plan.script.iter().cloned().collect(),
         stems,
         renderer,
         conditions,
-        to_agent,
-        from_agent,
+        line,
+        downlink,
+        ear_delay: line_samples(u64::from(plan.network.jitter_buffer_ms)),
+        uplink_delay: line_samples(plan.network.uplink_us() / 1000),
         responses: responses.clone(),
         busy,
         recorder: recorder.clone(),
@@ -257,7 +267,8 @@ async fn call(
                 tts_request: responses[piece.response].request,
                 from: piece.from,
                 to: piece.to,
-                end_us: samples_to_us(piece.at + (piece.to - piece.from), LINE_RATE),
+                end_us: samples_to_us(piece.at, LINE_RATE)
+                    + samples_to_us(piece.to - piece.from, responses[piece.response].sample_rate),
             },
         );
     }
@@ -267,9 +278,10 @@ async fn call(
             Event::UnattributedAgentAudio { samples, end_us: samples_to_us(at + samples, LINE_RATE) },
         );
     }
-    if let Some(fate) = &result.packet_fate {
-        recorder.push(clock.now_us(), Event::PhoneLine { lost: fate.lost.clone(), late: fate.late.clone() });
-    }
+    recorder.push(
+        clock.now_us(),
+        Event::PacketsConcealed { uplink: result.uplink_fate.clone(), downlink: result.downlink_fate.clone() },
+    );
     let mut agent_audio = result.heard;
     agent_audio.resize(result.line_samples.max(agent_audio.len()), 0);
     let end = clock.now_us();

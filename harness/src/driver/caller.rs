@@ -1,10 +1,15 @@
-//! The caller: a 20 ms loop on the call's (virtual) clock.
+//! The caller: a 20 ms loop on the call's (virtual) clock, at the far end
+//! of the [`Line`](crate::line).
 //!
 //! At every tick it (1) sends the microphone frame captured over the last
-//! 20 ms, (2) after the line's 1 ms delay, takes in what the agent sent,
-//! (3) plays the next 20 ms of agent audio, echoing each mark once the audio
-//! before it has been played, and (4) moves its script on. `Clear` empties the playback buffer at once and,
-//! as Twilio does, echoes the marks that were in it.
+//! 20 ms, (2) takes in what the agent's messages that reached the gateway,
+//! (3) plays out the next 20 ms of agent audio at the agent's declared rate,
+//! echoing each mark when the audio before it has gone out, and (4) moves
+//! its script on. `Clear` empties the playback queue at once and, as Twilio
+//! does, echoes the marks that were in it. What the gateway plays out
+//! reaches the caller's ear through the downlink (codec, packets) one
+//! playout buffer later: every position on the caller's timeline (what it
+//! heard, when it speaks) is the ear's.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -15,10 +20,10 @@ use voicegate_agent::transport::{AgentMessage, CallerMessage};
 use super::FRAME_MS;
 use super::call::PlayedStretch;
 use super::plan::{CallerAction, InterruptAt};
-use crate::audio::channel::PacketFate;
 use crate::audio::render::{MicRenderer, word_power};
 use crate::audio::{LINE_RATE, to_f32};
 use crate::doubles::{Busy, Conditions, SharedConditions, Stem, TtsResponse};
+use crate::line::{CallerEnd, Downlink, PacketFate};
 use crate::record::{CallClock, Event, Recorder, TimedWord, samples_to_us};
 use crate::seed::digest_samples;
 
@@ -32,14 +37,15 @@ const REPLY_TIMEOUT_MS: u64 = 12_000;
 const BRIDGE: usize = LINE_RATE as usize / 4;
 /// A call that takes longer than this in wall time is stopped.
 const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(120);
-/// One-way delay of the line. The caller takes in what the agent sent this
-/// long after sending its frame, so an agent reacting at once to that frame
-/// (a `Clear` on barge-in) is heard before the next frame plays.
-pub(super) const LINE_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
 
 enum PlayItem {
-    Audio(Vec<i16>),
+    Audio { samples: Vec<i16>, rate: u32 },
     Mark(String),
+}
+
+/// `samples` at `rate` as a length on the timeline (line-rate samples).
+fn to_line(samples: usize, rate: u32) -> usize {
+    (samples as u64 * u64::from(LINE_RATE) / u64::from(rate.max(1))) as usize
 }
 
 /// One of the caller's utterances, as placed on the timeline.
@@ -78,8 +84,13 @@ pub(super) struct Caller {
     /// Each utterance's measured SNR and concealment, for the recogniser's
     /// error model.
     pub conditions: SharedConditions,
-    pub to_agent: mpsc::UnboundedSender<CallerMessage>,
-    pub from_agent: mpsc::UnboundedReceiver<AgentMessage>,
+    pub line: CallerEnd,
+    /// From the gateway's playout to the caller's ear.
+    pub downlink: Downlink,
+    /// The downlink's playout buffer, timeline samples.
+    pub ear_delay: usize,
+    /// From the caller's mouth to the agent, timeline samples.
+    pub uplink_delay: usize,
     pub responses: Arc<Mutex<Vec<TtsResponse>>>,
     /// LLM and TTS streams under way (the doubles count them).
     pub busy: Busy,
@@ -94,7 +105,8 @@ pub(super) struct CallerResult {
     pub wire: Vec<i16>,
     /// Length of the call's timeline at the line rate.
     pub line_samples: usize,
-    pub packet_fate: Option<PacketFate>,
+    pub uplink_fate: PacketFate,
+    pub downlink_fate: PacketFate,
     pub heard: Vec<i16>,
     pub stretches: Vec<PlayedStretch>,
     pub end_reason: String,
@@ -105,6 +117,12 @@ struct State {
     stretches: Vec<PlayedStretch>,
     /// Frames sent so far; `frames * FRAME` is the timeline position.
     frames: usize,
+    /// The agent's audio as sent, at the rate of its first audio, on the
+    /// timeline (for locating a reply's words).
+    raw: Vec<i16>,
+    raw_rate: Option<u32>,
+    /// The rate of the last agent audio played.
+    last_rate: u32,
     wire: Vec<i16>,
     heard: Vec<i16>,
     speaking: Option<Speaking>,
@@ -129,6 +147,9 @@ impl Caller {
             queue: VecDeque::new(),
             stretches: vec![PlayedStretch::default()],
             frames: 0,
+            raw: Vec::new(),
+            raw_rate: None,
+            last_rate: LINE_RATE,
             wire: Vec::new(),
             heard: Vec::new(),
             speaking: None,
@@ -141,7 +162,7 @@ impl Caller {
             reply_start: None,
             hung_up_by_agent: false,
         };
-        let _ = self.to_agent.send(CallerMessage::Start { sample_rate: self.renderer.output_rate() });
+        self.line.send(CallerMessage::Start { sample_rate: self.renderer.output_rate() });
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(FRAME_MS));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut pending_frame: Option<Vec<i16>> = None;
@@ -150,9 +171,10 @@ impl Caller {
             ticker.tick().await;
             let now = s.frames * FRAME;
             if let Some(frame) = pending_frame.take() {
-                let _ = self.to_agent.send(CallerMessage::Media { samples: frame });
+                self.line.send(CallerMessage::Media { samples: frame });
             }
-            tokio::time::sleep(LINE_DELAY).await;
+            // Let messages due at this instant reach the gateway first.
+            tokio::task::yield_now().await;
             let line_open = self.receive(&mut s);
             self.play(&mut s, now);
             let ended = if s.hung_up_by_agent {
@@ -177,12 +199,13 @@ impl Caller {
             }
             pending_frame = Some(self.capture(&mut s, now));
         };
-        let _ = self.to_agent.send(CallerMessage::Stop);
+        self.line.send(CallerMessage::Stop);
         s.stretches.retain(|stretch| !stretch.runs.is_empty());
         CallerResult {
-            line_samples: s.frames * FRAME,
+            line_samples: s.frames * FRAME + self.ear_delay,
             wire: s.wire,
-            packet_fate: self.renderer.packet_fate().cloned(),
+            uplink_fate: self.renderer.packet_fate().clone(),
+            downlink_fate: self.downlink.fate().clone(),
             heard: s.heard,
             stretches: s.stretches,
             end_reason,
@@ -221,22 +244,22 @@ impl Caller {
     /// line has closed.
     fn receive(&mut self, s: &mut State) -> bool {
         loop {
-            let message = match self.from_agent.try_recv() {
+            let message = match self.line.try_recv() {
                 Ok(message) => message,
                 Err(mpsc::error::TryRecvError::Empty) => return true,
                 Err(mpsc::error::TryRecvError::Disconnected) => return false,
             };
             match message {
-                AgentMessage::Media { samples, .. } => s.queue.push_back(PlayItem::Audio(samples)),
+                AgentMessage::Media { samples, sample_rate } => {
+                    s.queue.push_back(PlayItem::Audio { samples, rate: sample_rate })
+                }
                 AgentMessage::Mark { name } => s.queue.push_back(PlayItem::Mark(name)),
                 AgentMessage::Clear => {
                     let mut dropped = 0;
                     for item in s.queue.drain(..) {
                         match item {
-                            PlayItem::Audio(samples) => dropped += samples.len(),
-                            PlayItem::Mark(name) => {
-                                let _ = self.to_agent.send(CallerMessage::Mark { name });
-                            }
+                            PlayItem::Audio { samples, rate } => dropped += to_line(samples.len(), rate),
+                            PlayItem::Mark(name) => self.line.echo_mark(name, std::time::Duration::ZERO),
                         }
                     }
                     self.recorder.push(self.clock.now_us(), Event::ClearReceived { dropped_samples: dropped });
@@ -252,51 +275,81 @@ impl Caller {
         }
     }
 
-    /// Play the next frame's worth of agent audio.
+    /// Echo a mark `after_samples` (at `rate`) into this tick's packet.
+    fn echo_mark(&self, name: String, after_samples: usize, rate: u32) {
+        let after = std::time::Duration::from_micros(samples_to_us(after_samples, rate));
+        self.recorder.push(self.clock.now_us() + after.as_micros() as u64, Event::MarkEchoed { name: name.clone() });
+        self.line.echo_mark(name, after);
+    }
+
+    /// Play out the next 20 ms of agent audio at the gateway (at the rate of
+    /// the audio at the head of the queue), and pass it down to the ear.
     fn play(&mut self, s: &mut State, now: usize) {
+        let rate = s
+            .queue
+            .iter()
+            .find_map(|item| match item {
+                PlayItem::Audio { rate, .. } => Some(*rate),
+                PlayItem::Mark(_) => None,
+            })
+            .unwrap_or(s.last_rate);
+        let frame = rate as usize / 50;
         let mut played: Vec<i16> = Vec::new();
-        while played.len() < FRAME {
+        loop {
             match s.queue.front_mut() {
-                None => break,
                 Some(PlayItem::Mark(_)) => {
                     if let Some(PlayItem::Mark(name)) = s.queue.pop_front() {
-                        self.recorder.push(self.clock.now_us(), Event::MarkEchoed { name: name.clone() });
-                        let _ = self.to_agent.send(CallerMessage::Mark { name });
+                        self.echo_mark(name, played.len(), rate);
                     }
                 }
-                Some(PlayItem::Audio(samples)) => {
-                    let take = (FRAME - played.len()).min(samples.len());
+                Some(PlayItem::Audio { samples, rate: r }) if *r == rate && played.len() < frame => {
+                    let take = (frame - played.len()).min(samples.len());
                     played.extend(samples.drain(..take));
                     if samples.is_empty() {
                         s.queue.pop_front();
                     }
                 }
+                _ => break,
             }
         }
-        // Marks right after the last played sample are reached too.
-        while let Some(PlayItem::Mark(_)) = s.queue.front() {
-            if let Some(PlayItem::Mark(name)) = s.queue.pop_front() {
-                self.recorder.push(self.clock.now_us(), Event::MarkEchoed { name: name.clone() });
-                let _ = self.to_agent.send(CallerMessage::Mark { name });
+        let mut packet = played.clone();
+        packet.resize(frame, 0);
+        let ear = match self.downlink.frame(&packet, rate) {
+            Ok(ear) => ear,
+            Err(error) => {
+                self.note(format!("the agent's audio at {rate} Hz could not be played, silence heard: {error}"));
+                vec![0; FRAME]
             }
+        };
+        let at = now + self.ear_delay;
+        if s.heard.len() < at {
+            s.heard.resize(at, 0);
         }
+        s.heard.truncate(at);
+        s.heard.extend_from_slice(&ear);
         if played.is_empty() {
             return;
         }
-        if s.heard.len() < now {
-            s.heard.resize(now, 0);
+        if s.stretches.last().is_none_or(|st| st.rate != rate && !st.runs.is_empty()) {
+            s.stretches.push(PlayedStretch { runs: Vec::new(), rate });
         }
-        s.heard.extend_from_slice(&played);
-        if s.reply_start.is_none() && now >= s.my_turn_end && s.speaking.is_none() {
-            s.reply_start = Some(now);
-        }
-        if s.last_agent_sample.is_none_or(|last| now > last + BRIDGE) {
-            s.talking_since = Some(now);
-        }
-        s.last_agent_sample = Some(now + played.len() - 1);
         if let Some(stretch) = s.stretches.last_mut() {
-            stretch.runs.push((now, played));
+            stretch.rate = rate;
+            stretch.runs.push((at, played.clone()));
         }
+        s.last_rate = rate;
+        if *s.raw_rate.get_or_insert(rate) == rate {
+            let from = at * rate as usize / LINE_RATE as usize;
+            s.raw.resize(from, 0);
+            s.raw.extend_from_slice(&played);
+        }
+        if s.reply_start.is_none() && at >= s.my_turn_end && s.speaking.is_none() {
+            s.reply_start = Some(at);
+        }
+        if s.last_agent_sample.is_none_or(|last| at > last + BRIDGE) {
+            s.talking_since = Some(at);
+        }
+        s.last_agent_sample = Some(at + to_line(played.len(), rate) - 1);
     }
 
     /// Has the agent finished replying to the caller's last turn?
@@ -378,7 +431,7 @@ impl Caller {
                 // The reply's responses: those asked for since the caller last spoke.
                 p.first_response = responses
                     .iter()
-                    .position(|r| r.requested_at >= s.my_turn_end)
+                    .position(|r| r.requested_at >= s.my_turn_end + self.uplink_delay)
                     .unwrap_or(responses.len().saturating_sub(1));
             } else if now.saturating_sub(p.began) as u64 * 1000 >= REPLY_TIMEOUT_MS * u64::from(LINE_RATE) {
                 self.note(format!(
@@ -444,18 +497,22 @@ impl Caller {
         let responses = self.responses.lock().unwrap_or_else(|e| e.into_inner());
         let candidates = responses.get(p.first_response..)?;
         let response = if first_chunk { candidates.first()? } else { candidates.last()? };
-        let played = s.heard.get(start..).unwrap_or(&[]);
+        // Located in the agent's audio as sent, at its own rate.
+        let rate = s.raw_rate.filter(|&r| r == response.sample_rate)?;
+        let raw_index = |line: usize| line * rate as usize / LINE_RATE as usize;
+        let played = s.raw.get(raw_index(start)..).unwrap_or(&[]);
         let queued: Vec<i16> = s
             .queue
             .iter()
             .flat_map(|item| match item {
-                PlayItem::Audio(samples) => samples.as_slice(),
-                PlayItem::Mark(_) => &[],
+                PlayItem::Audio { samples, rate: r } if *r == rate => samples.as_slice(),
+                _ => &[],
             })
             .copied()
             .collect();
-        let at = super::interrupt::locate(response, start, played, now + FRAME, &queued)?;
-        Some(at + super::interrupt::into_last_word(response, percent)?)
+        let next = raw_index(now + FRAME + self.ear_delay);
+        let at = super::interrupt::locate(response, raw_index(start), played, next, &queued)?;
+        Some(to_line(at + super::interrupt::into_last_word(response, percent)?, rate))
     }
 
     fn start_speaking(&mut self, s: &mut State, now: usize, stem: usize) {
@@ -518,23 +575,21 @@ impl Caller {
             .collect();
         let end = at + stem.words.last().map_or(stem.samples.len(), |w| w.end);
         // Packet k of the line carries timeline frame k.
-        let concealed: Vec<f64> = match self.renderer.packet_fate() {
-            Some(fate) => stem
-                .words
-                .iter()
-                .map(|w| {
-                    let (start, stop) = (at + w.start, at + w.end);
-                    let covered: usize = fate
-                        .lost
-                        .iter()
-                        .chain(&fate.late)
-                        .map(|&k| (stop.min((k + 1) * FRAME)).saturating_sub(start.max(k * FRAME)))
-                        .sum();
-                    covered as f64 / (stop - start).max(1) as f64
-                })
-                .collect(),
-            None => vec![0.0; stem.words.len()],
-        };
+        let fate = self.renderer.packet_fate();
+        let concealed: Vec<f64> = stem
+            .words
+            .iter()
+            .map(|w| {
+                let (start, stop) = (at + w.start, at + w.end);
+                let covered: usize = fate
+                    .lost
+                    .iter()
+                    .chain(&fate.late)
+                    .map(|&k| (stop.min((k + 1) * FRAME)).saturating_sub(start.max(k * FRAME)))
+                    .sum();
+                covered as f64 / (stop - start).max(1) as f64
+            })
+            .collect();
         let mut shared = self.conditions.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(conditions) = shared.get_mut(speaking.stem) {
             conditions.concealed = concealed;

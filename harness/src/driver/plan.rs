@@ -4,6 +4,7 @@ use voicegate_agent::config::InterruptHistory;
 
 use crate::audio::render::Rendering;
 use crate::doubles::{Latency, LlmScript};
+use crate::line::Network;
 
 /// A pause the caller makes inside an utterance, after a given word.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,8 +77,10 @@ pub struct CallPlan {
     pub tts_first_audio: Latency,
     pub budgets: Budgets,
     pub agent: AgentOptions,
-    /// The caller's microphone and line: noise, channel, echo, rate.
+    /// The caller's microphone and line: noise, codec, echo, rate.
     pub rendering: Rendering,
+    /// The network between the caller's phone and the agent, both ways.
+    pub network: Network,
     /// The call is cut off after this long whatever happens.
     pub max_call_ms: u64,
 }
@@ -97,6 +100,7 @@ impl CallPlan {
             budgets: Budgets::default(),
             agent: AgentOptions::default(),
             rendering: Rendering::default(),
+            network: Network::default(),
             max_call_ms: 180_000,
         }
     }

@@ -2,8 +2,8 @@
 //! and the rate the agent is sent.
 
 use super::{Arg, StepDef, StepError, StepResult, World, def, float_arg, int_arg, str_arg};
-use crate::audio::channel::PhoneChannel;
 use crate::audio::render::{Background, Echo, NoiseMix};
+use crate::line::{GilbertElliott, Network};
 
 /// The corpus accent a scenario names, by its common name or its code.
 pub fn accent_code(name: &str) -> Result<&'static str, StepError> {
@@ -59,7 +59,7 @@ fn quiet(w: &mut World<'_>, _: &[Arg]) -> StepResult {
 /// Over a phone line the agent gets 8 kHz unless a step chose another rate,
 /// in whatever order the steps come.
 fn phone(w: &mut World<'_>, _: &[Arg]) -> StepResult {
-    w.plan_mut()?.rendering.phone.get_or_insert_with(PhoneChannel::default);
+    w.plan_mut()?.rendering.phone = true;
     Ok(())
 }
 
@@ -71,20 +71,45 @@ fn percent(args: &[Arg], i: usize) -> Result<f64, StepError> {
     Ok(value / 100.0)
 }
 
-fn packet_loss(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let loss_rate = percent(args, 0)?;
-    phone(w, args)?;
-    w.plan_mut()?.rendering.phone.get_or_insert_with(PhoneChannel::default).loss_rate = loss_rate;
+/// Change the call's network and check the result names what is wrong.
+fn network(w: &mut World<'_>, change: impl FnOnce(&mut Network)) -> StepResult {
+    let plan = w.plan_mut()?;
+    let mut network = plan.network;
+    change(&mut network);
+    network.validate().map_err(StepError::Invalid)?;
+    plan.network = network;
     Ok(())
 }
 
+/// Bursts of two packets on average, both ways.
+fn packet_loss(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let loss = GilbertElliott::bursty(percent(args, 0)?, 2.0);
+    network(w, |n| (n.uplink_loss, n.downlink_loss) = (loss, loss))
+}
+
+fn bursty_loss(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (mean, burst) = (percent(args, 0)?, float_arg(args, 1)?);
+    if burst < 1.0 {
+        return Err(StepError::Invalid(format!("bursts of {burst} packets: expected at least 1")));
+    }
+    let loss = GilbertElliott::bursty(mean, burst);
+    network(w, |n| (n.uplink_loss, n.downlink_loss) = (loss, loss))
+}
+
 fn jitter(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let (jitter_ms, buffer) = (float_arg(args, 0)?, float_arg(args, 1)?);
-    phone(w, args)?;
-    let channel = w.plan_mut()?.rendering.phone.get_or_insert_with(PhoneChannel::default);
-    channel.jitter_ms = jitter_ms;
-    channel.jitter_buffer_ms = buffer;
-    Ok(())
+    let (jitter_ms, buffer) = (float_arg(args, 0)?, int_arg(args, 1)?);
+    let buffer = u32::try_from(buffer).map_err(|_| StepError::Invalid(format!("a {buffer} ms jitter buffer")))?;
+    network(w, |n| (n.jitter_ms, n.jitter_buffer_ms) = (jitter_ms, buffer))
+}
+
+fn delay(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let ms = int_arg(args, 0)?;
+    let ms = u32::try_from(ms).map_err(|_| StepError::Invalid(format!("a delay of {ms} ms")))?;
+    network(w, |n| n.one_way_ms = ms)
+}
+
+fn ideal(w: &mut World<'_>, _: &[Arg]) -> StepResult {
+    network(w, |n| *n = Network::ideal())
 }
 
 fn echo(w: &mut World<'_>, args: &[Arg]) -> StepResult {
@@ -121,8 +146,11 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("the caller calls with {word} noise at {float} dB SNR", noise),
         def("the caller calls from a quiet room", quiet),
         def("the caller calls over a phone line", phone),
-        def("the phone line loses {float}% of packets", packet_loss),
-        def("the phone line has {float} ms of jitter and a {float} ms jitter buffer", jitter),
+        def("the line loses {float}% of packets", packet_loss),
+        def("the line loses {float}% of packets in bursts of {float}", bursty_loss),
+        def("the line has {float} ms of jitter and a {int} ms jitter buffer", jitter),
+        def("the agent is {int} ms from the caller's gateway", delay),
+        def("the caller calls over an ideal line", ideal),
         def("the agent's voice echoes into the caller's microphone at {float} dB after {int} ms", echo),
         def("the caller speaks at {float} times normal speed", speed),
         def("the caller's audio reaches the agent at {int} kHz", rate),
@@ -146,12 +174,25 @@ mod tests {
             }
             world.plan.rendering.rate()
         };
-        let loss: (StepFn, Vec<Arg>) = (packet_loss, vec![Arg::Float(5.0)]);
+        let loss: (StepFn, Vec<Arg>) = (phone, vec![]);
         let wide: (StepFn, Vec<Arg>) = (rate, vec![Arg::Int(16)]);
         assert_eq!(rate_of(&[]), 16_000, "no line: the line rate");
         assert_eq!(rate_of(std::slice::from_ref(&loss)), 8_000, "a phone line: 8 kHz");
         assert_eq!(rate_of(&[loss.clone(), wide.clone()]), 16_000);
         assert_eq!(rate_of(&[wide, loss]), 16_000, "a chosen rate holds whatever comes after");
+    }
+
+    #[test]
+    fn network_steps_name_what_is_wrong() {
+        let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
+        let mut world = World::new(CallPlan::new("s", 1), &corpus);
+        let error = jitter(&mut world, &[Arg::Float(20.0), Arg::Int(50)]).expect_err("not a packet multiple");
+        assert!(format!("{error:?}").contains("network.jitter_buffer_ms 50"), "{error:?}");
+        let error = bursty_loss(&mut world, &[Arg::Float(5.0), Arg::Float(0.5)]).expect_err("burst under one packet");
+        assert!(format!("{error:?}").contains("bursts of 0.5"), "{error:?}");
+        delay(&mut world, &[Arg::Int(150)]).expect("delay");
+        jitter(&mut world, &[Arg::Float(60.0), Arg::Int(200)]).expect("jitter");
+        assert_eq!((world.plan.network.one_way_ms, world.plan.network.jitter_buffer_ms), (150, 200));
     }
 
     type StepFn = fn(&mut World<'_>, &[Arg]) -> StepResult;
