@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::config::{EffectiveConfig, InterruptHistory, Source};
+use crate::config::{EffectiveConfig, Source};
 use crate::guardrails::redact_pii;
 use crate::history::SharedHistory;
 use crate::pipeline::{Pipeline, Processor};
@@ -28,7 +28,6 @@ pub struct Session {
     config: Arc<EffectiveConfig>,
     services: Services,
     observer: Option<mpsc::UnboundedSender<AgentEvent>>,
-    interrupt_history: InterruptHistory,
 }
 
 impl Session {
@@ -52,19 +51,12 @@ impl Session {
             agent_version: config.definition.id(),
             overlay_version: config.overlay_version,
         };
-        Self { ids, config, services, observer: None, interrupt_history: InterruptHistory::Heard }
+        Self { ids, config, services, observer: None }
     }
 
     /// Receive a copy of every event the session emits.
     pub fn observe(mut self, observer: mpsc::UnboundedSender<AgentEvent>) -> Self {
         self.observer = Some(observer);
-        self
-    }
-
-    /// What history keeps on barge-in ([`InterruptHistory::Generated`] only
-    /// to prove that checks catch the bug).
-    pub fn interrupt_history(mut self, policy: InterruptHistory) -> Self {
-        self.interrupt_history = policy;
         self
     }
 
@@ -97,7 +89,7 @@ impl Session {
             Box::new(UserTurnAggregator::new()),
             Box::new(Responder::new(config.clone(), services.llm.clone(), history.clone())),
             Box::new(Tts::new(services.tts.clone(), settings.voice.clone(), settings.output_sample_rate)),
-            Box::new(OutputTransport::new(transport.outbound, hangup_tx, history.clone(), self.interrupt_history)),
+            Box::new(OutputTransport::new(transport.outbound, hangup_tx, history.clone())),
         ];
         Pipeline::new(stages).run(input_frames(transport.inbound, hangup_rx), events.clone()).await;
         let mut history = history.snapshot();

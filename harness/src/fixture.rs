@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::render::Rendering;
 use crate::audio::{Corpus, read_wav, write_wav};
+use crate::faults::Fault;
 use crate::record::{CallRecord, Event, TimedWord};
 use crate::scenario::{RunOptions, Scenario, ScenarioResult, Status, StepStatus, replay_scenario};
 use crate::seed::{digest_samples, fnv1a};
@@ -96,7 +97,7 @@ pub struct FixtureManifest {
     pub seed: u64,
     /// Which of the scenario's calls this is (0-based).
     pub call: usize,
-    /// A fault the agent ran with (`keep-generated-reply`), if any.
+    /// The fault injected around the agent (`keep-generated-reply`, ...), if any.
     pub agent_fault: Option<String>,
     pub agent_version: Option<String>,
     pub overlay_version: Option<u64>,
@@ -185,7 +186,7 @@ pub fn save_fixture(
         run_seed: options.seed,
         seed: result.seed,
         call: index,
-        agent_fault: options.keep_generated_reply.then(|| "keep-generated-reply".to_string()),
+        agent_fault: options.fault.map(|f| f.name().to_string()),
         agent_version,
         overlay_version,
         accent: call.plan.accent.clone(),
@@ -290,8 +291,16 @@ impl Replay {
 /// fault) and compare the call with the saved one.
 pub fn replay(fixture: &Fixture, corpus: &Corpus) -> Result<Replay, FixtureError> {
     let m = &fixture.manifest;
-    let keep_generated_reply = m.agent_fault.as_deref() == Some("keep-generated-reply");
-    let result = replay_scenario(&m.scenario, m.seed, keep_generated_reply, corpus)
+    let fault = match m.agent_fault.as_deref() {
+        None => None,
+        Some(name) => Some(Fault::from_name(name).ok_or_else(|| {
+            FixtureError::Invalid(format!(
+                "{}: agent_fault {name:?} is not a fault this harness knows",
+                fixture.dir.display()
+            ))
+        })?),
+    };
+    let result = replay_scenario(&m.scenario, m.seed, fault, corpus)
         .map_err(|e| FixtureError::Invalid(format!("{}: {e}", fixture.dir.display())))?;
     let verdict = Verdict::of(&result);
     let (same_record, same_caller_audio, first_difference) = match result.calls.get(m.call) {
@@ -346,7 +355,7 @@ pub fn check_regression(
     let mut scenario = m.scenario.clone();
     scenario.feature = "Regressions".into();
     scenario.name = format!("{name}: {}", m.scenario.name);
-    replay_scenario(&scenario, m.seed, options.keep_generated_reply, corpus)
+    replay_scenario(&scenario, m.seed, options.fault, corpus)
         .map_err(|e| FixtureError::Invalid(format!("{}: {e}", fixture.dir.display())))
 }
 

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod deployment;
 pub mod doubles;
 pub mod driver;
+pub mod faults;
 pub mod fixture;
 pub mod line;
 pub mod record;

@@ -108,6 +108,9 @@ pub enum Event {
     },
     LlmDone {
         request: usize,
+        /// Everything the stream said (its text tokens joined).
+        #[serde(default)]
+        text: String,
     },
     LlmError {
         request: usize,

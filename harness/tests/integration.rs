@@ -50,7 +50,10 @@ fn keeping_the_generated_reply_fails_every_barge_in_scenario_naming_the_unheard_
     let honest = run(&selected, RunOptions::default());
     assert!(honest.iter().all(|r| r.status == Status::Passed), "the reference agent passes them");
 
-    let broken = run(&selected, RunOptions { keep_generated_reply: true, ..RunOptions::default() });
+    let broken = run(
+        &selected,
+        RunOptions { fault: Some(voicegate::faults::Fault::KeepGeneratedReply), ..RunOptions::default() },
+    );
     for result in &broken {
         assert_eq!(result.status, Status::Failed, "{} must fail", result.scenario.name);
         let call = result.calls.first().expect("the call ran");

@@ -19,15 +19,3 @@ pub use secret::{REDACTED, Secret};
 pub use settings::{
     Budgets, BusinessHours, Guardrails, PromptSettings, Prompts, Rules, Settings, ToolSettings, VadSettings,
 };
-
-/// What the agent writes to history when the caller barges in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InterruptHistory {
-    /// Exactly the words whose audio the caller heard (correct behaviour).
-    #[default]
-    Heard,
-    /// The whole generated reply, heard or not: the classic production bug.
-    /// It exists so the harness can prove its truncation check catches it.
-    Generated,
-}

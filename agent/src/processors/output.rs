@@ -2,8 +2,8 @@
 //! every word, learns from the echoed marks which words the caller heard,
 //! and writes the assistant's turn to history from those words only.
 //!
-//! Invariant: with [`InterruptHistory::Heard`], an assistant message in
-//! history holds exactly the words whose mark came back before the reply
+//! Invariant: an assistant message in history holds exactly the words
+//! whose mark came back before the reply
 //! ended or was cut off. Marks that arrive after a `Clear` (Twilio echoes
 //! the marks of cleared audio) belong to no reply and are ignored.
 
@@ -11,7 +11,6 @@ use std::collections::VecDeque;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::config::InterruptHistory;
 use crate::frame::{Frame, UtteranceId};
 use crate::history::SharedHistory;
 use crate::pipeline::{Context, Origin, Processor};
@@ -23,7 +22,7 @@ use crate::transport::AgentMessage;
 #[derive(Debug)]
 struct Reply {
     utterance: UtteranceId,
-    /// The full text the responder wrote (what a buggy agent would keep).
+    /// The full text the responder wrote, for the interruption event.
     generated: String,
     /// Words sent so far, in order; `heard` of them have been confirmed.
     sent_words: Vec<String>,
@@ -66,7 +65,6 @@ pub struct OutputTransport {
     outbound: mpsc::UnboundedSender<AgentMessage>,
     hangup: watch::Sender<bool>,
     history: SharedHistory,
-    policy: InterruptHistory,
     replies: VecDeque<Reply>,
     end_after_reply: bool,
     next_mark: u64,
@@ -77,9 +75,8 @@ impl OutputTransport {
         outbound: mpsc::UnboundedSender<AgentMessage>,
         hangup: watch::Sender<bool>,
         history: SharedHistory,
-        policy: InterruptHistory,
     ) -> Self {
-        Self { outbound, hangup, history, policy, replies: VecDeque::new(), end_after_reply: false, next_mark: 0 }
+        Self { outbound, hangup, history, replies: VecDeque::new(), end_after_reply: false, next_mark: 0 }
     }
 
     fn send(&self, message: AgentMessage) {
@@ -193,11 +190,7 @@ impl OutputTransport {
                 heard_words: reply.heard,
                 generated_words,
             });
-            let text = match self.policy {
-                InterruptHistory::Heard => reply.heard_text(),
-                InterruptHistory::Generated => reply.generated.trim().to_string(),
-            };
-            self.commit(&text, ctx);
+            self.commit(&reply.heard_text(), ctx);
             ctx.push_up(Frame::BotStoppedSpeaking { utterance: reply.utterance, interrupted: true });
         }
         self.end_after_reply = false;
@@ -235,14 +228,12 @@ mod tests {
     use super::*;
     use crate::telemetry::test_sink;
 
-    fn setup(
-        policy: InterruptHistory,
-    ) -> (OutputTransport, mpsc::UnboundedReceiver<AgentMessage>, SharedHistory, Context) {
+    fn setup() -> (OutputTransport, mpsc::UnboundedReceiver<AgentMessage>, SharedHistory, Context) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (hangup, _) = watch::channel(false);
         let history = SharedHistory::default();
         let ctx = Context::new(test_sink());
-        (OutputTransport::new(tx, hangup, history.clone(), policy), rx, history, ctx)
+        (OutputTransport::new(tx, hangup, history.clone()), rx, history, ctx)
     }
 
     fn word(text: &str, start: usize, end: usize) -> WordTiming {
@@ -276,7 +267,7 @@ mod tests {
 
     #[tokio::test]
     async fn marks_follow_the_last_sample_of_every_word_even_across_chunks() {
-        let (mut out, mut rx, _, mut ctx) = setup(InterruptHistory::Heard);
+        let (mut out, mut rx, _, mut ctx) = setup();
         play_reply(&mut out, &mut ctx);
         let mut media_lengths = Vec::new();
         let mut sequence = Vec::new();
@@ -297,7 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_barge_in_keeps_only_the_words_whose_marks_came_back() {
-        let (mut out, mut rx, history, mut ctx) = setup(InterruptHistory::Heard);
+        let (mut out, mut rx, history, mut ctx) = setup();
         play_reply(&mut out, &mut ctx);
         let names = marks(&mut rx);
         out.process(Frame::PlaybackMark { name: names[0].clone() }, Origin::FromUpstream, &mut ctx);
@@ -311,18 +302,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_generated_policy_keeps_the_unheard_words() {
-        let (mut out, mut rx, history, mut ctx) = setup(InterruptHistory::Generated);
-        play_reply(&mut out, &mut ctx);
-        let names = marks(&mut rx);
-        out.process(Frame::PlaybackMark { name: names[0].clone() }, Origin::FromUpstream, &mut ctx);
-        out.process(Frame::Interruption, Origin::FromUpstream, &mut ctx);
-        assert_eq!(history.snapshot()[0].content, "one two three");
-    }
-
-    #[tokio::test]
     async fn a_reply_heard_to_the_end_is_committed_whole_and_reported_upstream() {
-        let (mut out, mut rx, history, mut ctx) = setup(InterruptHistory::Heard);
+        let (mut out, mut rx, history, mut ctx) = setup();
         play_reply(&mut out, &mut ctx);
         let names = marks(&mut rx);
         ctx.take_pushed();

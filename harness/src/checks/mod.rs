@@ -83,12 +83,16 @@ fn conditions(record: &CallRecord) -> (Budgets, u64) {
         .unwrap_or_default()
 }
 
-fn turn_findings(turns: &[TurnReport], budgets: &Budgets, end_reason: Option<&str>) -> Vec<Finding> {
+/// `overran`: utterances that cut in on a reply the agent did not stop in
+/// time. Their answer waits behind the rest of that reply; the stop check
+/// reports it once, so a late answer is not also a turn-latency finding.
+fn turn_findings(turns: &[TurnReport], budgets: &Budgets, end_reason: Option<&str>, overran: &[usize]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (i, turn) in turns.iter().enumerate() {
         let at_ms = Some(turn.ended_ms as u64);
         let name = format!("turn {} ({:?}, ended at {:.0} ms)", turn.utterance + 1, turn.caller_said, turn.ended_ms);
-        if let Some(ms) = turn.latency_ms.filter(|&ms| ms > budgets.turn_ms as f64) {
+        let late = turn.latency_ms.filter(|&ms| ms > budgets.turn_ms as f64);
+        if let Some(ms) = late.filter(|_| !overran.contains(&turn.utterance)) {
             findings.push(Finding {
                 kind: FindingKind::TurnLatencyBudget,
                 at_ms,
@@ -133,21 +137,27 @@ pub fn evaluate(record: &CallRecord) -> CallReport {
         _ => None,
     });
     let turns = latency::turns(record, &truth);
-    let mut findings = turn_findings(&turns, &budgets, end_reason);
-    let (replies, truncation_findings) = truncation::check(record, &truth, round_trip_us);
-    findings.extend(truncation_findings);
+    let (replies, truncation_findings) = truncation::check(record, &truth, round_trip_us, budgets.stop_ms * 1000);
     let barge_ins = bargein::barge_ins(&truth, &replies);
-    for barge_in in &barge_ins {
-        if barge_in.stop_latency_ms > budgets.stop_ms as f64 {
-            findings.push(Finding {
-                kind: FindingKind::StopLatencyBudget,
-                at_ms: Some(barge_in.at_ms as u64),
-                message: format!(
-                    "barge-in {:?} at {:.0} ms: the agent kept talking for {:.0} ms, over the {} ms budget",
-                    barge_in.caller_said, barge_in.at_ms, barge_in.stop_latency_ms, budgets.stop_ms
-                ),
-            });
-        }
+    let overran: Vec<usize> =
+        barge_ins.iter().filter(|b| b.stop_latency_ms > budgets.stop_ms as f64).map(|b| b.utterance).collect();
+    let mut findings = turn_findings(&turns, &budgets, end_reason, &overran);
+    findings.extend(truncation_findings);
+    for barge_in in barge_ins.iter().filter(|b| overran.contains(&b.utterance)) {
+        let answered = turns
+            .iter()
+            .find(|t| t.utterance == barge_in.utterance)
+            .and_then(|t| t.latency_ms)
+            .map(|ms| format!("; its answer came {ms:.0} ms after the caller finished"))
+            .unwrap_or_default();
+        findings.push(Finding {
+            kind: FindingKind::StopLatencyBudget,
+            at_ms: Some(barge_in.at_ms as u64),
+            message: format!(
+                "barge-in {:?} at {:.0} ms: the agent kept talking for {:.0} ms, over the {} ms budget{answered}",
+                barge_in.caller_said, barge_in.at_ms, barge_in.stop_latency_ms, budgets.stop_ms
+            ),
+        });
     }
     findings.extend(playback::gaps(&truth, budgets.gap_ms * 1000));
     findings.extend(playback::false_barge_ins(&truth, budgets.stop_ms * 1000));

@@ -98,13 +98,26 @@ pub struct ReplyTruncation {
 /// ended playing more than `tolerance_us` before the cut, and any of those
 /// that ended within `tolerance_us` of it either side. A reply played to
 /// its end allows exactly the words heard.
-fn allowed_prefixes(reply: &Reply, tolerance_us: u64) -> (Vec<String>, std::ops::RangeInclusive<usize>) {
+///
+/// `barge_in` is when the caller first spoke over the reply and when the
+/// agent had to have stopped by (that plus the stop budget). A reply that
+/// played past that point was not stopped in time, which the stop check
+/// reports; then history must hold only the words heard before the caller
+/// spoke, and may hold any heard after.
+fn allowed_prefixes(
+    reply: &Reply,
+    tolerance_us: u64,
+    barge_in: Option<(u64, u64)>,
+) -> (Vec<String>, std::ops::RangeInclusive<usize>) {
     let words = reply.word_ends();
     let heard = words.iter().take_while(|(_, _, heard)| *heard).count();
     let all: Vec<String> = words.iter().map(|(w, _, _)| w.clone()).collect();
-    let Some(cut) = reply.last_us().filter(|_| reply.cut()) else { return (all, heard..=heard) };
-    let must =
-        words.iter().take_while(|(_, end, heard)| *heard && end.is_some_and(|e| e + tolerance_us <= cut)).count();
+    let overran = barge_in.filter(|&(_, by)| reply.last_us().is_some_and(|last| last > by)).map(|(onset, _)| onset);
+    let Some(cut) = reply.last_us().filter(|_| reply.cut() || overran.is_some()) else {
+        return (all, heard..=heard);
+    };
+    let must_until = cut.saturating_sub(tolerance_us).min(overran.unwrap_or(u64::MAX));
+    let must = words.iter().take_while(|(_, end, heard)| *heard && end.is_some_and(|e| e <= must_until)).count();
     let may = words.iter().take_while(|(_, end, _)| end.is_some_and(|e| e <= cut + tolerance_us)).count();
     (all, must..=may.max(must))
 }
@@ -112,8 +125,14 @@ fn allowed_prefixes(reply: &Reply, tolerance_us: u64) -> (Vec<String>, std::ops:
 /// Judge one reply's history against what the caller heard, within the
 /// tolerance; returns the report and the diff against the closest
 /// acceptable history.
-fn judge(index: usize, reply: &Reply, history: &[String], tolerance_us: u64) -> (ReplyTruncation, Vec<WordDiff>) {
-    let (all, range) = allowed_prefixes(reply, tolerance_us);
+fn judge(
+    index: usize,
+    reply: &Reply,
+    history: &[String],
+    tolerance_us: u64,
+    barge_in: Option<(u64, u64)>,
+) -> (ReplyTruncation, Vec<WordDiff>) {
+    let (all, range) = allowed_prefixes(reply, tolerance_us, barge_in);
     let (words_wrong, diff) = range
         .map(|k| {
             let diff = word_diff(&all[..k], history);
@@ -157,7 +176,12 @@ fn describe(which: &str, diff: &[WordDiff], words_wrong: usize, tolerance_us: u6
 
 /// Pair every reply with the assistant messages that record it and judge
 /// each; every mismatch is a finding.
-pub fn check(record: &CallRecord, truth: &CallTruth, tolerance_us: u64) -> (Vec<ReplyTruncation>, Vec<Finding>) {
+pub fn check(
+    record: &CallRecord,
+    truth: &CallTruth,
+    tolerance_us: u64,
+    stop_budget_us: u64,
+) -> (Vec<ReplyTruncation>, Vec<Finding>) {
     let heard: Vec<Vec<String>> = truth.replies.iter().map(|r| r.heard_words()).collect();
     let messages: Vec<Vec<String>> =
         record.history().iter().filter(|m| m.role == Role::Assistant).map(|m| words(&m.content)).collect();
@@ -167,7 +191,17 @@ pub fn check(record: &CallRecord, truth: &CallTruth, tolerance_us: u64) -> (Vec<
         let history_words: Vec<String> = matched.iter().flat_map(|&m| messages[m].iter().cloned()).collect();
         let (which, report, diff) = match reply {
             Some(r) => {
-                let (report, diff) = judge(r, &truth.replies[r], &history_words, tolerance_us);
+                let reply = &truth.replies[r];
+                // The first caller speech over the reply, and the stop budget's end.
+                let barge_in = match (reply.first_us(), reply.last_us()) {
+                    (Some(first), Some(last)) => truth
+                        .utterances
+                        .iter()
+                        .find(|u| first <= u.start_us && u.start_us < last)
+                        .map(|u| (u.start_us, u.start_us + stop_budget_us)),
+                    _ => None,
+                };
+                let (report, diff) = judge(r, reply, &history_words, tolerance_us, barge_in);
                 (format!("reply {}", r + 1), Some(report), diff)
             }
             None => {

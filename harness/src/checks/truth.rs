@@ -230,7 +230,7 @@ impl CallTruth {
                 Event::LlmRequest { request, .. } => {
                     llm.insert(*request, (t_us, None));
                 }
-                Event::LlmDone { request } | Event::LlmError { request, .. } => {
+                Event::LlmDone { request, .. } | Event::LlmError { request, .. } => {
                     if let Some(stream) = llm.get_mut(request) {
                         stream.1 = Some(t_us);
                     }

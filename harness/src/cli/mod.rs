@@ -4,7 +4,7 @@ mod corpus;
 mod fixtures;
 mod run;
 
-pub use run::{AgentFault, RunArgs};
+pub use run::RunArgs;
 
 use std::process::ExitCode;
 

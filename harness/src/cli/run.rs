@@ -33,7 +33,7 @@ pub struct RunArgs {
     pub corpus: Option<PathBuf>,
     /// Run the reference agent with a known bug, to see the checks catch it.
     #[arg(long, value_enum)]
-    pub agent_fault: Option<AgentFault>,
+    pub agent_fault: Option<crate::faults::Fault>,
     /// Which calls to save as replayable fixtures under OUT/fixtures.
     #[arg(long, value_enum, default_value = "failed")]
     pub keep_fixtures: KeepFixtures,
@@ -53,12 +53,6 @@ pub enum KeepFixtures {
     All,
     /// None.
     None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AgentFault {
-    /// Keep the whole generated reply in history on barge-in.
-    KeepGeneratedReply,
 }
 
 /// `path` as given, or the project's own `fallback` when run from elsewhere.
@@ -95,11 +89,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
-    let options = RunOptions {
-        seed: args.seed,
-        jobs: args.jobs,
-        keep_generated_reply: args.agent_fault == Some(AgentFault::KeepGeneratedReply),
-    };
+    let options = RunOptions { seed: args.seed, jobs: args.jobs, fault: args.agent_fault };
     let mut results = match run_scenarios(&scenarios, &corpus, &options) {
         Ok(results) => results,
         Err(error) => {

@@ -132,11 +132,19 @@ impl LlmService for ScriptedLlm {
             other => vec![other],
         };
         let count = items.len();
+        let full_text: String = items
+            .iter()
+            .filter_map(|item| match item {
+                Ok(LlmEvent::Token(token)) => Some(token.as_str()),
+                _ => None,
+            })
+            .collect();
         let guard = self.busy.guard();
         let panics = self.script.panicking_requests.contains(&n);
         futures_util::stream::iter(items.into_iter().enumerate())
             .then(move |(i, item)| {
                 let recorder = recorder.clone();
+                let full_text = full_text.clone();
                 async move {
                     assert!(!panics, "the LLM client panicked on request {n} (injected fault)");
                     tokio::time::sleep(if i == 0 { first } else { gap }).await;
@@ -153,7 +161,7 @@ impl LlmService for ScriptedLlm {
                         _ => {}
                     }
                     if i + 1 == count && item.is_ok() {
-                        recorder.push(clock.now_us(), Event::LlmDone { request: n });
+                        recorder.push(clock.now_us(), Event::LlmDone { request: n, text: full_text });
                     }
                     item.map_err(|message| ServiceError { service: "llm", message })
                 }

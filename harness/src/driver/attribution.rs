@@ -24,10 +24,40 @@ fn on_timeline(samples: usize, rate: u32) -> usize {
     (samples as u64 * u64::from(crate::audio::LINE_RATE) / u64::from(rate.max(1))) as usize
 }
 
-/// Does `played` continue `response` from `pos`, over all the samples both have?
-fn continues(response: &[i16], pos: usize, played: &[i16]) -> Option<usize> {
-    let n = played.len().min(response.len().saturating_sub(pos));
-    (n > 0 && response[pos..pos + n] == played[..n]).then_some(n)
+/// Samples of `played` that continue `response` from `pos`, up to the
+/// first that differs.
+fn common(response: &[i16], pos: usize, played: &[i16]) -> usize {
+    response.get(pos..).unwrap_or(&[]).iter().zip(played).take_while(|(a, b)| a == b).count()
+}
+
+/// A match shorter than this (10 ms at the line rate) is not evidence that
+/// a response is playing, unless it is all that is left to compare.
+const MIN_RUN: usize = 160;
+
+/// The response (and position in it) that `rest` plays: the current one
+/// continued, or else a later one from its start, preferring one that
+/// matches all its samples that were played (responses may open alike).
+fn next_piece(
+    responses: &[TtsResponse],
+    current: Option<(usize, usize)>,
+    next_response: usize,
+    rest: &[i16],
+) -> Option<(usize, usize, usize)> {
+    let enough = |n: usize, r: usize, pos: usize| {
+        let available = rest.len().min(responses[r].samples.len().saturating_sub(pos));
+        n > 0 && (n >= MIN_RUN || n == available)
+    };
+    if let Some((r, pos)) = current {
+        let n = common(&responses[r].samples, pos, rest);
+        if enough(n, r, pos) {
+            return Some((r, pos, n));
+        }
+    }
+    let matches: Vec<(usize, usize)> =
+        (next_response..responses.len()).map(|r| (r, common(&responses[r].samples, 0, rest))).collect();
+    let full = matches.iter().find(|&&(r, n)| n > 0 && n == rest.len().min(responses[r].samples.len()));
+    let longest = matches.iter().filter(|&&(r, n)| enough(n, r, 0)).max_by_key(|&&(r, n)| (n, std::cmp::Reverse(r)));
+    full.or(longest).map(|&(r, n)| (r, 0, n))
 }
 
 /// Attribute played audio to responses. Returns the pieces and the
@@ -37,7 +67,8 @@ fn continues(response: &[i16], pos: usize, played: &[i16]) -> Option<usize> {
 ///
 /// A stretch is flattened first, so a response is recognised by all of its
 /// samples that were played, not by a short prefix (responses may share
-/// openings, such as leading silence).
+/// openings, such as leading silence). Audio that matches no response is
+/// reported, and attribution picks up again where a response resumes.
 pub fn attribute(stretches: &[PlayedStretch], responses: &[TtsResponse]) -> (Vec<PlayedPiece>, Vec<(usize, usize)>) {
     let mut pieces: Vec<PlayedPiece> = Vec::new();
     let mut unattributed = Vec::new();
@@ -62,17 +93,15 @@ pub fn attribute(stretches: &[PlayedStretch], responses: &[TtsResponse]) -> (Vec
         let mut current: Option<(usize, usize)> = None;
         let mut cursor = 0;
         while cursor < flat.len() {
-            let rest = &flat[cursor..];
-            let found = current
-                .and_then(|(r, pos)| continues(&responses[r].samples, pos, rest).map(|n| (r, pos, n)))
-                .or_else(|| {
-                    (next_response..responses.len())
-                        .find_map(|r| continues(&responses[r].samples, 0, rest).map(|n| (r, 0, n)))
-                });
-            let Some((r, pos, n)) = found else {
+            let Some((r, pos, n)) = next_piece(responses, current, next_response, &flat[cursor..]) else {
+                // Audio no response produced: skip to where one resumes.
+                let skip = (cursor + 1..flat.len())
+                    .find(|&c| next_piece(responses, current, next_response, &flat[c..]).is_some())
+                    .unwrap_or(flat.len());
                 let (at, _) = timeline(cursor);
-                unattributed.push((at, on_timeline(rest.len(), stretch.rate)));
-                break;
+                unattributed.push((at, on_timeline(skip - cursor, stretch.rate)));
+                cursor = skip;
+                continue;
             };
             // Split the matched samples at run boundaries to keep timeline positions.
             let mut done = 0;
@@ -155,6 +184,25 @@ mod tests {
         let (pieces, unattributed) = attribute(&stretches, &responses);
         assert!(unattributed.is_empty());
         assert_eq!(pieces, vec![PlayedPiece { response: 0, from: 0, to: 480, at: 0 }]);
+    }
+
+    #[test]
+    fn audio_inserted_mid_response_is_reported_and_the_response_picked_up_after_it() {
+        let a: Vec<i16> = (1..=1000).collect();
+        let responses = vec![response(1, a.clone())];
+        let mut played = a[..400].to_vec();
+        played.extend(vec![-7i16; 300]);
+        played.extend_from_slice(&a[400..]);
+        let stretches = vec![PlayedStretch { runs: vec![(0, played)], rate: 16_000 }];
+        let (pieces, unattributed) = attribute(&stretches, &responses);
+        assert_eq!(unattributed, vec![(400, 300)]);
+        assert_eq!(
+            pieces,
+            vec![
+                PlayedPiece { response: 0, from: 0, to: 400, at: 0 },
+                PlayedPiece { response: 0, from: 400, to: 1000, at: 700 },
+            ]
+        );
     }
 
     #[test]

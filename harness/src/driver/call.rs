@@ -17,8 +17,9 @@ use super::plan::{CallPlan, CallerAction, Pause};
 use crate::audio::render::{MicRenderer, Rendering, line_utterance, prepare_speech};
 use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, to_i16};
 use crate::doubles::{AligningStt, Busy, RecognitionErrors, ScriptedLlm, SharedConditions, Stem, TtsDouble};
+use crate::faults::{CallerTimeline, Fault, around_transport, keep_generated_reply};
 use crate::line::Downlink;
-use crate::record::{CallClock, CallRecord, Event, Recorder, samples_to_us};
+use crate::record::{CallClock, CallRecord, Entry, Event, Recorder, samples_to_us};
 use crate::seed::{Rng, digest_samples};
 
 /// Played agent audio between two clears, as the agent sent it at `rate`:
@@ -218,9 +219,10 @@ async fn call(
     let tenant = TenantId::new(plan.tenant.clone().unwrap_or_else(|| "default".into()));
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
     let (line, transport) = crate::line::in_process(&plan.network);
-    let session = Session::with_ids(config, trace_id, session_id, tenant, services)
-        .observe(events_tx)
-        .interrupt_history(plan.agent.interrupt_history);
+    let timeline = CallerTimeline::default();
+    let utterances = plan.phrases().len();
+    let transport = around_transport(plan.agent.fault, transport, timeline.clone(), utterances);
+    let session = Session::with_ids(config, trace_id, session_id, tenant, services).observe(events_tx);
     let agent = tokio::spawn(session.run(transport));
     let line_samples = |ms: u64| (ms * u64::from(LINE_RATE) / 1000) as usize;
 
@@ -231,6 +233,7 @@ async fn call(
         conditions,
         line,
         downlink,
+        timeline,
         ear_delay: line_samples(u64::from(plan.network.jitter_buffer_ms)),
         uplink_delay: line_samples(plan.network.uplink_us() / 1000),
         responses: responses.clone(),
@@ -293,9 +296,14 @@ async fn call(
             sent_digest: digest_samples(&result.wire),
         },
     );
-    recorder.push(end, Event::History { messages: history });
+    let mut record = recorder.finish();
+    let history = match plan.agent.fault {
+        Some(Fault::KeepGeneratedReply) => keep_generated_reply(history, &record),
+        _ => history,
+    };
+    record.entries.push(Entry { t_us: end, event: Event::History { messages: history } });
     CallOutcome {
-        record: recorder.finish(),
+        record,
         caller_audio: result.wire,
         caller_rate: plan.rendering.rate(),
         agent_audio,

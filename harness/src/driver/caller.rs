@@ -23,6 +23,7 @@ use super::plan::{CallerAction, InterruptAt};
 use crate::audio::render::{MicRenderer, word_power};
 use crate::audio::{LINE_RATE, to_f32};
 use crate::doubles::{Busy, Conditions, SharedConditions, Stem, TtsResponse};
+use crate::faults::CallerTimeline;
 use crate::line::{CallerEnd, Downlink, PacketFate};
 use crate::record::{CallClock, Event, Recorder, TimedWord, samples_to_us};
 use crate::seed::digest_samples;
@@ -85,6 +86,8 @@ pub(super) struct Caller {
     /// error model.
     pub conditions: SharedConditions,
     pub line: CallerEnd,
+    /// Where the caller's utterances fall, for faults injected around the agent.
+    pub timeline: CallerTimeline,
     /// From the gateway's playout to the caller's ear.
     pub downlink: Downlink,
     /// The downlink's playout buffer, timeline samples.
@@ -528,6 +531,7 @@ impl Caller {
         }
         shared[stem].snr_db = snr;
         drop(shared);
+        self.timeline.push(now / FRAME, (now + clean.samples.len()).div_ceil(FRAME));
         s.speaking = Some(Speaking { utterance: s.utterances, stem, position: 0, started_at: now });
         s.utterances += 1;
     }

@@ -1,9 +1,8 @@
 //! What a call should do, as the scenario's steps describe it.
 
-use voicegate_agent::config::InterruptHistory;
-
 use crate::audio::render::Rendering;
 use crate::doubles::{Latency, LlmScript};
+use crate::faults::Fault;
 use crate::line::Network;
 
 /// A pause the caller makes inside an utterance, after a given word.
@@ -58,7 +57,8 @@ impl Default for Budgets {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentOptions {
-    pub interrupt_history: InterruptHistory,
+    /// A known bug injected around the agent (`--agent-fault`).
+    pub fault: Option<Fault>,
     pub end_of_turn_ms: Option<u32>,
     pub no_input_ms: Option<u32>,
 }

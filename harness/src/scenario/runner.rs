@@ -6,12 +6,11 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use voicegate_agent::config::InterruptHistory;
-
 use super::loader::{LoadError, Scenario};
 use crate::audio::Corpus;
 use crate::checks::Finding;
 use crate::driver::CallPlan;
+use crate::faults::Fault;
 use crate::seed::Rng;
 use crate::steps::{Arg, CompletedCall, StepDef, StepError, World, registry};
 
@@ -20,14 +19,14 @@ pub struct RunOptions {
     pub seed: u64,
     /// Worker threads; 0 means one per core.
     pub jobs: usize,
-    /// Run the agent with the classic truncation bug (keep the whole
-    /// generated reply on barge-in), to see the harness catch it.
-    pub keep_generated_reply: bool,
+    /// Run the agent with a known bug injected around it, to see the
+    /// harness catch it.
+    pub fault: Option<Fault>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { seed: 1, jobs: 0, keep_generated_reply: false }
+        Self { seed: 1, jobs: 0, fault: None }
     }
 }
 
@@ -139,19 +138,19 @@ fn bind<'r>(scenarios: &[Scenario], defs: &'r [StepDef]) -> Result<Vec<Vec<Bound
 }
 
 fn run_one(scenario: &Scenario, steps: &[Bound<'_>], corpus: &Corpus, options: &RunOptions) -> ScenarioResult {
-    run_seeded(scenario, steps, corpus, scenario_seed(options.seed, scenario), options.keep_generated_reply)
+    run_seeded(scenario, steps, corpus, scenario_seed(options.seed, scenario), options.fault)
 }
 
 /// Run one scenario again with the seed it ran with (from a fixture).
 pub fn replay_scenario(
     scenario: &Scenario,
     seed: u64,
-    keep_generated_reply: bool,
+    fault: Option<Fault>,
     corpus: &Corpus,
 ) -> Result<ScenarioResult, LoadError> {
     let defs = registry();
     let bound = bind(std::slice::from_ref(scenario), &defs)?;
-    Ok(run_seeded(scenario, &bound[0], corpus, seed, keep_generated_reply))
+    Ok(run_seeded(scenario, &bound[0], corpus, seed, fault))
 }
 
 fn run_seeded(
@@ -159,12 +158,10 @@ fn run_seeded(
     steps: &[Bound<'_>],
     corpus: &Corpus,
     seed: u64,
-    keep_generated_reply: bool,
+    fault: Option<Fault>,
 ) -> ScenarioResult {
     let mut plan = CallPlan::new(format!("{} / {}", scenario.feature, scenario.name), seed);
-    if keep_generated_reply {
-        plan.agent.interrupt_history = InterruptHistory::Generated;
-    }
+    plan.agent.fault = fault;
     let mut world = World::new(plan, corpus);
     let mut outcomes = Vec::new();
     let mut status = Status::Passed;
