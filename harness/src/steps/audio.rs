@@ -137,11 +137,8 @@ fn level(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 
 pub(super) fn steps() -> Vec<StepDef> {
     vec![
-        def("the caller has an {word} accent", accent),
-        def("the caller has a {word} accent", accent),
-        def("the caller speaks in a {word} accent", accent),
-        def("the caller speaks in an {word} accent", accent),
-        def("the caller speaks with a {string} accent", accent),
+        def("the caller has/speaks( in) a(n) {word} accent", accent),
+        def("the caller speaks with a(n) {string} accent", accent),
         def("the caller has a {word} voice", voice),
         def("the caller calls with {word} noise at {float} dB SNR", noise),
         def("the caller calls from a quiet room", quiet),
@@ -193,6 +190,23 @@ mod tests {
         delay(&mut world, &[Arg::Int(150)]).expect("delay");
         jitter(&mut world, &[Arg::Float(60.0), Arg::Int(200)]).expect("jitter");
         assert_eq!((world.plan.network.one_way_ms, world.plan.network.jitter_buffer_ms), (150, 200));
+    }
+
+    #[test]
+    fn one_accent_step_reads_every_way_of_saying_it() {
+        let defs = steps();
+        for text in [
+            "the caller has a Scottish accent",
+            "the caller has an Irish accent",
+            "the caller speaks in a Welsh accent",
+            "the caller speaks in an Indian accent",
+            "the caller speaks with a \"West Midlands\" accent",
+            "the caller speaks with a \"Scottish\" accent",
+        ] {
+            let bound: Vec<&str> =
+                defs.iter().filter(|d| d.expression.matches(text).is_some()).map(|d| d.expression.source()).collect();
+            assert_eq!(bound.len(), 1, "{text}: {bound:?}");
+        }
     }
 
     type StepFn = fn(&mut World<'_>, &[Arg]) -> StepResult;

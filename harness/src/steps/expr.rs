@@ -1,5 +1,8 @@
-//! A small subset of Cucumber expressions: literal text with `{string}`
-//! (double-quoted), `{int}`, `{float}` and `{word}` parameters.
+//! Step patterns are Cucumber expressions, parsed and turned into regular
+//! expressions by the `cucumber-expressions` crate, so alternation
+//! (`has/speaks`), optional text (`a(n)`) and the built-in parameter types
+//! `{string}`, `{int}`, `{float}` and `{word}` behave as in every other
+//! Cucumber. This file only turns the captures into typed arguments.
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
@@ -7,12 +10,6 @@ pub enum Arg {
     Int(i64),
     Float(f64),
     Word(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Part {
-    Literal(String),
-    Param(Kind),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,36 +20,58 @@ enum Kind {
     Word,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Expression {
     source: &'static str,
-    parts: Vec<Part>,
+    regex: regex::Regex,
+    kinds: Vec<Kind>,
+}
+
+/// The parameters of a pattern, in order (an escaped `\{` is text).
+fn parameters(source: &str) -> Vec<Kind> {
+    let mut kinds = Vec::new();
+    let mut chars = source.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '{' => {
+                let close = source[i..].find('}').map(|c| i + c).expect("unclosed parameter in step pattern");
+                kinds.push(match &source[i + 1..close] {
+                    "string" => Kind::Str,
+                    "int" => Kind::Int,
+                    "float" => Kind::Float,
+                    "word" => Kind::Word,
+                    other => panic!("unknown parameter type {{{other}}} in step pattern {source:?}"),
+                });
+            }
+            _ => {}
+        }
+    }
+    kinds
+}
+
+/// A quoted string's content with its escapes (`\"`, `\'`, `\\`) undone.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 impl Expression {
-    /// Panics on an unknown parameter type: patterns are written in code.
+    /// Panics on a pattern that is not a Cucumber expression: patterns are
+    /// written in code, and a test binds every one.
     pub fn parse(source: &'static str) -> Self {
-        let mut parts = Vec::new();
-        let mut rest = source;
-        while let Some(open) = rest.find('{') {
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].to_string()));
-            }
-            let close = rest[open..].find('}').map(|c| open + c).expect("unclosed parameter in step pattern");
-            let kind = match &rest[open + 1..close] {
-                "string" => Kind::Str,
-                "int" => Kind::Int,
-                "float" => Kind::Float,
-                "word" => Kind::Word,
-                other => panic!("unknown parameter type {{{other}}} in step pattern {source:?}"),
-            };
-            parts.push(Part::Param(kind));
-            rest = &rest[close + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_string()));
-        }
-        Self { source, parts }
+        let regex = cucumber_expressions::Expression::regex(source)
+            .unwrap_or_else(|error| panic!("step pattern {source:?} is not a Cucumber expression: {error}"));
+        Self { source, regex, kinds: parameters(source) }
     }
 
     pub fn source(&self) -> &'static str {
@@ -61,50 +80,22 @@ impl Expression {
 
     /// The arguments, when the whole text matches.
     pub fn matches(&self, text: &str) -> Option<Vec<Arg>> {
-        let mut args = Vec::new();
-        let mut rest = text;
-        for part in &self.parts {
-            match part {
-                Part::Literal(literal) => rest = rest.strip_prefix(literal.as_str())?,
-                Part::Param(kind) => {
-                    let (arg, len) = take_param(*kind, rest)?;
-                    args.push(arg);
-                    rest = &rest[len..];
+        let captures = self.regex.captures(text)?;
+        // A {string} is two groups (double or single quotes); the others one.
+        let mut groups = captures.iter().skip(1).map(|m| m.map(|m| m.as_str()));
+        let mut args = Vec::with_capacity(self.kinds.len());
+        for kind in &self.kinds {
+            args.push(match kind {
+                Kind::Str => {
+                    let (double, single) = (groups.next()?, groups.next()?);
+                    Arg::Str(unescape(double.or(single)?))
                 }
-            }
+                Kind::Int => Arg::Int(groups.next()??.parse().ok()?),
+                Kind::Float => Arg::Float(groups.next()??.parse().ok()?),
+                Kind::Word => Arg::Word(groups.next()??.to_string()),
+            });
         }
-        rest.is_empty().then_some(args)
-    }
-}
-
-fn take_param(kind: Kind, text: &str) -> Option<(Arg, usize)> {
-    match kind {
-        Kind::Str => {
-            let body = text.strip_prefix('"')?;
-            let mut value = String::new();
-            let mut chars = body.char_indices();
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => value.push(chars.next()?.1),
-                    '"' => return Some((Arg::Str(value), i + 2)),
-                    other => value.push(other),
-                }
-            }
-            None
-        }
-        Kind::Int | Kind::Float => {
-            let len = text
-                .char_indices()
-                .take_while(|&(i, c)| c.is_ascii_digit() || (i == 0 && c == '-') || (kind == Kind::Float && c == '.'))
-                .count();
-            let number = &text[..len];
-            let arg = if kind == Kind::Int { Arg::Int(number.parse().ok()?) } else { Arg::Float(number.parse().ok()?) };
-            Some((arg, len))
-        }
-        Kind::Word => {
-            let len = text.find(char::is_whitespace).unwrap_or(text.len());
-            (len > 0).then(|| (Arg::Word(text[..len].to_string()), len))
-        }
+        Some(args)
     }
 }
 
@@ -123,7 +114,24 @@ mod tests {
         let e = Expression::parse("the LLM takes {int} ms to the first token");
         assert_eq!(e.matches("the LLM takes 400 ms to the first token"), Some(vec![Arg::Int(400)]));
         assert_eq!(e.matches("the LLM takes 400 ms to the first token!"), None, "trailing text does not match");
+        assert_eq!(e.matches("the LLM takes 4.5 ms to the first token"), None, "an int is not a float");
         let e = Expression::parse("the caller has a {word} accent");
         assert_eq!(e.matches("the caller has a Scottish accent"), Some(vec![Arg::Word("Scottish".into())]));
+    }
+
+    #[test]
+    fn alternation_optional_text_and_single_quotes_work_as_in_cucumber() {
+        let e = Expression::parse("the caller has/uses a(n) {word} accent");
+        for text in ["the caller has a Scottish accent", "the caller uses an Irish accent"] {
+            assert!(e.matches(text).is_some(), "{text}");
+        }
+        assert_eq!(e.matches("the caller sings a Welsh accent"), None);
+        let e = Expression::parse("the caller says {string} then {int} and {string}");
+        assert_eq!(
+            e.matches("the caller says 'it\\'s me' then -3 and \"ok\""),
+            Some(vec![Arg::Str("it's me".into()), Arg::Int(-3), Arg::Str("ok".into())])
+        );
+        let e = Expression::parse("a literal \\{brace} and {int}");
+        assert_eq!(e.matches("a literal {brace} and 7"), Some(vec![Arg::Int(7)]));
     }
 }

@@ -3,6 +3,8 @@
 //! first `Then` step runs the call; `Then` steps check its record.
 
 mod audio;
+#[cfg(test)]
+mod evidence_tests;
 mod expr;
 mod given;
 mod tenancy;
