@@ -18,7 +18,7 @@ Feature: Conversation
   Scenario: A conversation over several turns, with a tool call
     Given the LLM answers "check on my order" with "Sure. What is your order number?"
     And the LLM answers "order number" by calling check_order for order "A123" and then says "Thanks. Your {result}."
-    And the LLM answers "all I needed" with "You are welcome. Goodbye!"
+    And the LLM answers "thank you" with "You are welcome. Goodbye!"
     When the caller says "hi I would like to check on my order"
     And the caller says "my order number is A one two three"
     And the caller says "thank you that is all I needed"

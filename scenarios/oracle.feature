@@ -25,13 +25,16 @@ Feature: The oracle measures what the caller lived through
     Given the LLM answers "weekends" with "Yes. We deliver on Saturdays and on Sundays."
     When the caller says "do you deliver on weekends"
     And the caller interrupts during the last word of the agent's reply saying "no that is not what I asked"
-    Then the agent's history keeps "yes we deliver on saturdays and on" of the interrupted reply
+    Then the caller hears "yes we deliver on saturdays and on"
+    And the agent's history holds only the words the caller heard
 
   Scenario: Interrupting during the last word of the first sentence targets that sentence
     Given the LLM answers "weekends" with "Yes, we deliver on Saturdays. We also deliver on Sundays."
     When the caller says "do you deliver on weekends"
     And the caller interrupts during the last word of the agent's first sentence saying "no that is not what I asked"
-    Then the agent's history keeps "yes we deliver on" of the interrupted reply
+    Then the caller hears "yes we deliver on"
+    And the caller does not hear "we also deliver"
+    And the agent's history holds only the words the caller heard
 
   Scenario: After a silence the caller interrupts the agent's no-input prompt
     Given the agent re-prompts after 3 seconds of silence
