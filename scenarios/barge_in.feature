@@ -48,3 +48,42 @@ Feature: Barge-in
       | American | male   | 1.0  |
       | British  | female | 1.8  |
       | British  | male   | 3.2  |
+
+  Rule: The agent hears a quiet caller at once, and never its own echo
+
+    Scenario: A quiet caller at -35 dBFS barges in and the agent stops within 250 ms
+      Given the caller speaks at -35 dBFS
+      When the caller says "what are your opening hours"
+      And the caller interrupts 1.5 seconds into the agent's reply saying "actually I need to speak to someone"
+      Then the agent stops speaking within 250 ms of the interruption
+      And the agent's history holds only the words the caller heard
+
+    Scenario: A caller at -40 dBFS talks over the end of the greeting's first sentence and the agent stops
+      Given the caller speaks at -40 dBFS
+      When the caller interrupts 1.75 seconds into the agent's reply saying "what are your opening hours"
+      Then the agent stops speaking within 400 ms of the interruption
+
+    Scenario: The agent's own voice echoing back at -15 dB is not a barge-in
+      Given the agent's voice echoes into the caller's microphone at -15 dB after 40 ms
+      When the caller says "what are your opening hours"
+      And the caller says "thank you that is all I needed"
+      Then the agent never cuts its own reply off
+      And the caller hears "and from ten until four on Saturday"
+
+    Scenario Outline: A soft barge-in gets through whatever echo loss the tenant declares, <erl> dB at <when> s
+      Given tenant "acme" has an overlay:
+        """
+        {"schema_version": 3, "vad": {"echo_return_loss_db": <erl>}}
+        """
+      And the caller has a male voice
+      When tenant "acme" calls
+      And the caller says "what are your opening hours"
+      And the caller interrupts <when> seconds into the agent's reply saying "actually I need to speak to someone"
+      Then the agent stops speaking within 400 ms of the interruption
+
+      Examples:
+        | erl | when |
+        | 15  | 1.0  |
+        | 30  | 1.0  |
+        | 15  | 3.0  |
+        | 30  | 3.0  |

@@ -76,6 +76,11 @@ fn inserting_audio_no_tts_produced_is_an_unattributed_audio_finding_only() {
 }
 
 #[test]
+fn answering_its_own_echo_is_a_false_barge_in_finding_only() {
+    assert_eq!(findings(TWO_TURNS, Some(Fault::AnswersOwnEcho)), only(FindingKind::FalseBargeIn));
+}
+
+#[test]
 fn never_answering_the_last_turn_is_a_no_reply_finding_only() {
     assert_eq!(findings(TWO_TURNS, Some(Fault::NeverAnswersLastTurn)), only(FindingKind::NoReply));
 }

@@ -9,10 +9,15 @@
 //! frame also has to be `min_snr_db` above the background: the quietest
 //! frame of the last two seconds (minimum statistics). While the agent
 //! speaks, a frame must also be louder than the loudest echo its reply could
-//! cause: the reply's energy around that moment, less `echo_return_loss_db`.
-//! The output stage sends the reply audio upstream as it goes out, and the
+//! cause: the reply's energy around that moment plus the echo coupling. The
+//! output stage sends the reply audio upstream as it goes out, and the
 //! caller plays it as it arrives, so its schedule is known to within a few
-//! frames. Once the caller is speaking, a frame also has to be within
+//! frames. The coupling starts at `-echo_return_loss_db` (a worst case) and
+//! is then measured: over the last two seconds of playback, the loudest
+//! frame (relative to the reply) that was not a candidate for the caller's
+//! speech. With no echo on the line it falls to the microphone's floor and
+//! a quiet caller barges in at once; with an echo it stays at the echo's
+//! level, so the agent still ignores its own voice. Once the caller is speaking, a frame also has to be within
 //! `TALKER_RANGE_DB` of the loudest frame of their turn: talkers in the
 //! background (a cafe) are much quieter than the caller, and should not hold
 //! the caller's turn open.
@@ -40,6 +45,16 @@ const ECHO_LOOKAHEAD: usize = 2;
 const ECHO_MARGIN_DB: f32 = 3.0;
 /// Within a turn, frames this far below its loudest are not the caller.
 const TALKER_RANGE_DB: f32 = 15.0;
+/// The echo coupling is measured over this many frames of playback (two
+/// seconds)...
+const COUPLING_FRAMES: usize = 125;
+/// ...and trusted once this many (half a second) have been measured.
+const COUPLING_MIN_FRAMES: usize = 30;
+/// Only reply audio this loud (dBFS) tells anything about the echo path.
+const AUDIBLE_REPLY_DB: f32 = -50.0;
+/// A coupling measurement waits this many frames (160 ms) for speech to
+/// begin before it counts.
+const CONFIRM_FRAMES: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
@@ -63,6 +78,11 @@ pub struct Vad {
     playback_base: u64,
     /// The loudest speech frame of the caller's current turn, dBFS.
     talker_peak: f32,
+    /// Microphone energy less the reply's, dB, for recent playback frames
+    /// that were not the caller's speech.
+    coupling: std::collections::VecDeque<f32>,
+    /// Measurements waiting [`CONFIRM_FRAMES`] before they count.
+    unconfirmed: std::collections::VecDeque<f32>,
 }
 
 impl Vad {
@@ -78,7 +98,25 @@ impl Vad {
             playback: std::collections::VecDeque::new(),
             playback_base: 0,
             talker_peak: f32::NEG_INFINITY,
+            coupling: std::collections::VecDeque::with_capacity(COUPLING_FRAMES),
+            unconfirmed: std::collections::VecDeque::new(),
         }
+    }
+
+    /// How loud the agent's own voice comes back, relative to the reply, dB:
+    /// measured once there is enough playback, else the configured worst case.
+    fn echo_coupling(&self) -> f32 {
+        if self.coupling.len() < COUPLING_MIN_FRAMES {
+            return -self.settings.echo_return_loss_db;
+        }
+        self.coupling.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+    }
+
+    fn learn_coupling(&mut self, coupling: f32) {
+        if self.coupling.len() == COUPLING_FRAMES {
+            self.coupling.pop_front();
+        }
+        self.coupling.push_back(coupling);
     }
 
     fn analyse(&mut self, ctx: &mut Context) {
@@ -88,16 +126,39 @@ impl Vad {
             let frame_start = samples_to_duration(self.analysed, VAD_RATE);
             self.analysed += VAD_FRAME as u64;
             let frame_end = samples_to_duration(self.analysed, VAD_RATE);
-            let score = self.detector.predict_i16(&frame);
+            let raw_score = self.detector.predict_i16(&frame);
             let energy = energy_db(&frame);
             let in_turn = matches!(self.state, State::Speaking { .. });
+            let reply = self.reply_energy_around(index);
             let heard =
-                self.above_background(energy, index) && !(in_turn && energy < self.talker_peak - TALKER_RANGE_DB);
-            let score = if heard { score } else { 0.0 };
+                self.above_background(energy, reply) && !(in_turn && energy < self.talker_peak - TALKER_RANGE_DB);
+            let score = if heard { raw_score } else { 0.0 };
             if score >= self.settings.start_threshold {
                 self.talker_peak = self.talker_peak.max(energy);
             }
+            // Playback frames that cannot be the caller tell how loud the echo
+            // is. A voice-like frame under the gate may be the echo or a quiet
+            // caller, so it can hold the estimate where it is but never raise
+            // it (else a caller talking under the gate would ratchet it up).
+            if !in_turn && reply >= AUDIBLE_REPLY_DB {
+                let coupling = energy - reply;
+                if raw_score < self.settings.stop_threshold {
+                    self.unconfirmed.push_back(coupling);
+                } else if !heard {
+                    self.unconfirmed.push_back(coupling.min(self.echo_coupling()));
+                }
+            }
             self.step(score, frame_start, frame_end, ctx);
+            // A measurement counts once no speech has begun for a while after
+            // it: the first frames of the caller's speech score low.
+            if !matches!(self.state, State::Quiet { speech_ms: 0, .. }) {
+                self.unconfirmed.clear();
+            }
+            while self.unconfirmed.len() > CONFIRM_FRAMES {
+                if let Some(coupling) = self.unconfirmed.pop_front() {
+                    self.learn_coupling(coupling);
+                }
+            }
             if !matches!(self.state, State::Speaking { .. }) && in_turn {
                 self.talker_peak = f32::NEG_INFINITY;
             }
@@ -105,14 +166,15 @@ impl Vad {
     }
 
     /// Does this frame stand `min_snr_db` above the background, and above
-    /// any echo of the agent's reply?
-    fn above_background(&mut self, energy: f32, index: u64) -> bool {
+    /// any echo of the agent's reply (`reply`: its loudest frame that could
+    /// echo in this one)?
+    fn above_background(&mut self, energy: f32, reply: f32) -> bool {
         if self.recent.len() == BACKGROUND_FRAMES {
             self.recent.pop_front();
         }
         self.recent.push_back(energy);
         let background = self.recent.iter().copied().fold(f32::INFINITY, f32::min);
-        let loudest_echo = self.reply_energy_around(index) - self.settings.echo_return_loss_db;
+        let loudest_echo = reply + self.echo_coupling();
         energy >= background + self.settings.min_snr_db && energy >= loudest_echo + ECHO_MARGIN_DB
     }
 
@@ -244,29 +306,101 @@ mod tests {
         Context::new(test_sink())
     }
 
+    /// The gate for a frame of `energy` at frame `index`.
+    fn gate(vad: &mut Vad, energy: f32, index: u64) -> bool {
+        let reply = vad.reply_energy_around(index);
+        vad.above_background(energy, reply)
+    }
+
     #[test]
     fn frames_must_stand_above_the_background_and_the_agents_own_echo() {
         let mut vad = Vad::new(VadSettings::default());
         for index in 0..60 {
-            assert!(!vad.above_background(-50.0, index), "steady noise is not the caller");
+            assert!(!gate(&mut vad, -50.0, index), "steady noise is not the caller");
         }
-        assert!(vad.above_background(-30.0, 60), "20 dB above the background");
-        assert!(!vad.above_background(-45.0, 61), "5 dB above the background");
+        assert!(gate(&mut vad, -30.0, 60), "20 dB above the background");
+        assert!(!gate(&mut vad, -45.0, 61), "5 dB above the background");
 
         // The agent starts a reply at about -15 dBFS.
         let reply: Vec<i16> = (0..VAD_FRAME * 10).map(|i| ((i as f32 * 0.3).sin() * 0.25 * 32767.0) as i16).collect();
         vad.analysed = 62 * VAD_FRAME as u64;
         vad.schedule_playback(&reply, VAD_RATE);
-        assert!(!vad.above_background(-38.0, 63), "its echo, 23 dB under the reply, is not the caller");
-        assert!(vad.above_background(-20.0, 64), "the caller talking over the reply is");
-        assert!(!vad.above_background(-38.0, 70 + ECHO_LOOKBACK as u64), "the reply still echoes after it ends");
-        assert!(vad.above_background(-35.0, 72 + ECHO_LOOKBACK as u64), "and then no longer");
+        assert!(!gate(&mut vad, -38.0, 63), "its echo, 23 dB under the reply, is not the caller");
+        assert!(gate(&mut vad, -20.0, 64), "the caller talking over the reply is");
+        assert!(!gate(&mut vad, -38.0, 70 + ECHO_LOOKBACK as u64), "the reply still echoes after it ends");
+        assert!(gate(&mut vad, -35.0, 72 + ECHO_LOOKBACK as u64), "and then no longer");
 
         // A reply cut off by the caller plays no further.
         vad.analysed = 100 * VAD_FRAME as u64;
         vad.schedule_playback(&reply, VAD_RATE);
         vad.cut_playback();
-        assert!(vad.above_background(-35.0, 103 + ECHO_LOOKBACK as u64), "the cut-off rest does not echo");
+        assert!(gate(&mut vad, -35.0, 103 + ECHO_LOOKBACK as u64), "the cut-off rest does not echo");
+    }
+
+    /// Drive the gate and the coupling estimate as `analyse` does, for a
+    /// frame of `energy` that earshot scores `score`.
+    fn scored_frame(vad: &mut Vad, energy: f32, score: f32, index: u64) -> bool {
+        let reply = vad.reply_energy_around(index);
+        let heard = vad.above_background(energy, reply);
+        if reply >= AUDIBLE_REPLY_DB {
+            if score < vad.settings.stop_threshold {
+                vad.learn_coupling(energy - reply);
+            } else if !heard {
+                vad.learn_coupling((energy - reply).min(vad.echo_coupling()));
+            }
+        }
+        heard
+    }
+
+    #[test]
+    fn the_echo_coupling_is_measured_so_a_quiet_caller_gets_through_only_without_echo() {
+        // A long reply at about -15 dBFS.
+        let reply: Vec<i16> = (0..VAD_FRAME * 200).map(|i| ((i as f32 * 0.3).sin() * 0.25 * 32767.0) as i16).collect();
+        let reply_db = energy_db(&reply[..VAD_FRAME]);
+        for (echo_db, caller_gets_through) in [(None, true), (Some(-15.0), false)] {
+            let mut vad = Vad::new(VadSettings::default());
+            for index in 0..10 {
+                gate(&mut vad, -65.0, index);
+            }
+            vad.analysed = 10 * VAD_FRAME as u64;
+            vad.schedule_playback(&reply, VAD_RATE);
+            // Before anything is measured, the configured worst case holds
+            // (a caller at -35 dBFS is under the reply less 15 dB plus margin).
+            assert_eq!(vad.echo_coupling(), -15.0, "{echo_db:?}: the worst case at first");
+            // One second of playback with only the floor (scored as noise),
+            // or the echo (scored as a voice), coming back.
+            let (back, score) = echo_db.map_or((-65.0, 0.1), |e| (reply_db + e, 0.9));
+            for index in 12..72 {
+                assert!(!scored_frame(&mut vad, back, score, index), "{echo_db:?}: frame {index} is not the caller");
+            }
+            assert_eq!(
+                scored_frame(&mut vad, -35.0, 0.9, 72),
+                caller_gets_through,
+                "{echo_db:?}: a caller at -35 dBFS"
+            );
+            assert!(!scored_frame(&mut vad, back, score, 73), "{echo_db:?}: the echo is still not the caller");
+        }
+    }
+
+    #[test]
+    fn a_caller_under_the_gate_cannot_ratchet_the_echo_estimate_up() {
+        let reply: Vec<i16> = (0..VAD_FRAME * 200).map(|i| ((i as f32 * 0.3).sin() * 0.25 * 32767.0) as i16).collect();
+        let reply_db = energy_db(&reply[..VAD_FRAME]);
+        let mut vad = Vad::new(VadSettings::default());
+        vad.schedule_playback(&reply, VAD_RATE);
+        // An echo 20 dB down, voice-like, for half a second: that is the estimate.
+        for index in 0..40 {
+            scored_frame(&mut vad, reply_db - 20.0, 0.9, index);
+        }
+        let learned = vad.echo_coupling();
+        assert!((learned + 20.0).abs() < 0.5, "{learned}");
+        // A voice just under the gate (2 dB over the estimate, the margin is 3)
+        // must not push it up frame by frame until nothing gets through.
+        for index in 40..100 {
+            let under_the_gate = reply_db + vad.echo_coupling() + 2.0;
+            assert!(!scored_frame(&mut vad, under_the_gate, 0.9, index));
+            assert!(vad.echo_coupling() <= learned + 1e-3, "frame {index}: {} over {learned}", vad.echo_coupling());
+        }
     }
 
     fn drive(vad: &mut Vad, scores: &[f32], ctx: &mut Context) -> Vec<Frame> {

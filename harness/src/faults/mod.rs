@@ -33,6 +33,11 @@ pub enum Fault {
     RepliesOverCaller,
     /// The agent inserts 300 ms of tone no TTS response produced.
     InsertsAudio,
+    /// The agent's echo suppression misses the line's echo: its own voice
+    /// comes back 600 ms late at -6 dB, and it takes it for the caller.
+    /// (Mixed sample for sample: for calls where the agent sends at the
+    /// rate the caller sends, as the default calls do.)
+    AnswersOwnEcho,
     /// Nothing the agent says after the caller's last turn begins reaches
     /// the line.
     NeverAnswersLastTurn,
@@ -48,6 +53,7 @@ impl Fault {
             Self::NeverClear => "never-clear",
             Self::RepliesOverCaller => "replies-over-caller",
             Self::InsertsAudio => "inserts-audio",
+            Self::AnswersOwnEcho => "answers-own-echo",
             Self::NeverAnswersLastTurn => "never-answers-last-turn",
         }
     }

@@ -30,6 +30,10 @@ impl CallerTimeline {
 const EARLY_END_FRAMES: usize = 15;
 /// [`Fault::InsertsAudio`] adds its tone after this many media messages.
 const INSERT_AFTER_MEDIA: usize = 10;
+/// [`Fault::AnswersOwnEcho`]: the agent's voice comes back this late...
+const ECHO_DELAY_FRAMES: usize = 30;
+/// ...at this gain (-6 dB).
+const ECHO_GAIN: f32 = 0.5;
 
 struct Decorator {
     fault: Fault,
@@ -50,6 +54,10 @@ struct Decorator {
     /// the agent still knows it is talking, and clears on a barge-in).
     held: Option<String>,
     media_sent: usize,
+    /// [`Fault::AnswersOwnEcho`]: the agent's audio as the caller plays it,
+    /// in real time, and the frame its echo starts at.
+    echo: std::collections::VecDeque<i16>,
+    echo_from: Option<usize>,
 }
 
 impl Decorator {
@@ -92,6 +100,15 @@ impl Decorator {
                     {
                         samples.fill(0)
                     }
+                    Fault::AnswersOwnEcho if self.echo_from.is_some_and(|from| frame >= from) => {
+                        let take = samples.len().min(self.echo.len());
+                        for (out, echo) in samples.iter_mut().zip(self.echo.drain(..take)) {
+                            *out = out.saturating_add((f32::from(echo) * ECHO_GAIN) as i16);
+                        }
+                        if self.echo.is_empty() {
+                            self.echo_from = None;
+                        }
+                    }
                     _ => {}
                 }
                 self.agent(CallerMessage::Media { samples });
@@ -126,6 +143,12 @@ impl Decorator {
                 self.line(AgentMessage::Mark { name });
             }
             AgentMessage::Media { samples, sample_rate } => {
+                if self.fault == Fault::AnswersOwnEcho {
+                    if self.echo.is_empty() {
+                        self.echo_from = Some(self.frames + ECHO_DELAY_FRAMES);
+                    }
+                    self.echo.extend(samples.iter().copied());
+                }
                 self.line(AgentMessage::Media { samples, sample_rate });
                 self.media_sent += 1;
                 if self.fault == Fault::InsertsAudio && self.media_sent == INSERT_AFTER_MEDIA {
@@ -141,6 +164,8 @@ impl Decorator {
             AgentMessage::Clear if self.fault == Fault::NeverClear => {}
             AgentMessage::Clear => {
                 self.held = None;
+                self.echo.clear();
+                self.echo_from = None;
                 self.line(AgentMessage::Clear);
             }
             other => self.line(other),
@@ -172,6 +197,8 @@ pub fn around_transport(
         silenced: false,
         held: None,
         media_sent: 0,
+        echo: std::collections::VecDeque::new(),
+        echo_from: None,
     };
     tokio::spawn(async move {
         // Each side closes on its own: the caller's stop reaches the agent,
