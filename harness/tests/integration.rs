@@ -46,7 +46,11 @@ fn the_same_seed_gives_identical_call_records_and_another_seed_changes_them() {
 
 #[test]
 fn keeping_the_generated_reply_fails_every_barge_in_scenario_naming_the_unheard_words() {
-    let selected = scenarios("barge_in.feature");
+    let selected: Vec<Scenario> = scenarios("barge_in.feature")
+        .into_iter()
+        .filter(|s| s.steps.iter().any(|step| step.text.contains("interrupts")))
+        .collect();
+    assert!(selected.len() >= 10, "the barge-in scenarios");
     let honest = run(&selected, RunOptions::default());
     assert!(honest.iter().all(|r| r.status == Status::Passed), "the reference agent passes them");
 
@@ -66,9 +70,14 @@ fn keeping_the_generated_reply_fails_every_barge_in_scenario_naming_the_unheard_
             .iter()
             .find(|f| f.kind == FindingKind::Truncation)
             .unwrap_or_else(|| panic!("{}: no truncation finding", result.scenario.name));
-        for word in unheard {
-            assert!(finding.message.contains(&format!("[+{word}]")), "{} names {word:?}", finding.message);
+        // Every word named as kept is one the caller never heard; a word that
+        // ended within the line's round trip of the cut may go unnamed.
+        let named: Vec<&str> = finding.message.split("[+").skip(1).filter_map(|rest| rest.split(']').next()).collect();
+        assert!(!named.is_empty(), "{}", finding.message);
+        for word in &named {
+            assert!(unheard.iter().any(|u| u == word), "{} names {word:?}, which was heard", finding.message);
         }
+        assert!(named.len() + 1 >= unheard.len(), "{} leaves out unheard words {unheard:?}", finding.message);
         assert!(finding.message.contains("kept words the caller never heard"), "{}", finding.message);
     }
 }

@@ -6,8 +6,8 @@
 //! `Interruption`; the end emits `UserStoppedSpeaking`.
 //!
 //! earshot hears any voice, including distant talkers and loud noise, so a
-//! frame also has to be `min_snr_db` above the background: the quietest
-//! frame of the last two seconds (minimum statistics). While the agent
+//! frame also has to be `min_snr_db` above the background: the 10th
+//! percentile of the last two seconds' frame energies. While the agent
 //! speaks, a frame must also be louder than the loudest echo its reply could
 //! cause: the reply's energy around that moment plus the echo coupling. The
 //! output stage sends the reply audio upstream as it goes out, and the
@@ -17,10 +17,17 @@
 //! frame (relative to the reply) that was not a candidate for the caller's
 //! speech. With no echo on the line it falls to the microphone's floor and
 //! a quiet caller barges in at once; with an echo it stays at the echo's
-//! level, so the agent still ignores its own voice. Once the caller is speaking, a frame also has to be within
+//! level, so the agent still ignores its own voice.
+//!
+//! Once the caller is speaking, a frame also has to be within
 //! `TALKER_RANGE_DB` of the loudest frame of their turn: talkers in the
 //! background (a cafe) are much quieter than the caller, and should not hold
-//! the caller's turn open.
+//! the caller's turn open. Between turns a voice must be within
+//! `WEAK_RANGE_DB` of the caller's mean speech level in their last turn,
+//! and a new turn needs `STRONG_ONSET_MS` of it within `CALLER_RANGE_DB`:
+//! babble cannot start a turn (cancelling a reply in preparation, or
+//! cutting one off) once the agent knows how loud the caller is, while the
+//! caller's own weak syllables still carry an onset that began strongly.
 
 use std::time::Duration;
 
@@ -36,6 +43,11 @@ const VAD_FRAME: usize = 256;
 const VAD_FRAME_MS: u32 = 16;
 /// Frames the background estimate looks back over (two seconds).
 const BACKGROUND_FRAMES: usize = 125;
+/// The background is this percentile of their energies: the minimum sits in
+/// babble's brief dips, 10 dB or more under its level, so babble bursts
+/// passed for speech and cut replies off; the 10th percentile follows the
+/// babble's level and still ignores the caller's own speech.
+const BACKGROUND_PERCENTILE: usize = 10;
 /// The echo of a reply frame may arrive this many frames later (line
 /// delays, framing, the acoustic path and its reflections: about 300 ms)...
 const ECHO_LOOKBACK: usize = 19;
@@ -43,8 +55,19 @@ const ECHO_LOOKBACK: usize = 19;
 const ECHO_LOOKAHEAD: usize = 2;
 /// How much louder than the loudest possible echo barge-in speech must be.
 const ECHO_MARGIN_DB: f32 = 3.0;
+/// Speech starting may pause this long (a stop consonant's closure, as in
+/// "ac-tually") and still count as one onset.
+const ONSET_GAP_MS: u32 = 32;
 /// Within a turn, frames this far below its loudest are not the caller.
 const TALKER_RANGE_DB: f32 = 15.0;
+/// Between turns, a voice this far under the caller's mean speech level in
+/// their last turn is not the caller (babble at 20 dB SNR peaks about 12 dB
+/// under it; the caller's own onsets sit within about 10 dB).
+const CALLER_RANGE_DB: f32 = 12.0;
+/// A voice this far under it is not the caller at all...
+const WEAK_RANGE_DB: f32 = 20.0;
+/// ...and a turn starts only with this much speech within `CALLER_RANGE_DB`.
+const STRONG_ONSET_MS: u32 = 48;
 /// The echo coupling is measured over this many frames of playback (two
 /// seconds)...
 const COUPLING_FRAMES: usize = 125;
@@ -58,8 +81,19 @@ const CONFIRM_FRAMES: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
-    Quiet { speech_ms: u32, candidate_start: Duration },
-    Speaking { silence_ms: u32, last_speech_end: Duration },
+    /// `speech_ms` of speech since `candidate_start` (`strong_ms` of it at
+    /// the caller's level), with `gap_ms` of silence since the last speech
+    /// frame.
+    Quiet {
+        speech_ms: u32,
+        strong_ms: u32,
+        candidate_start: Duration,
+        gap_ms: u32,
+    },
+    Speaking {
+        silence_ms: u32,
+        last_speech_end: Duration,
+    },
 }
 
 pub struct Vad {
@@ -78,6 +112,10 @@ pub struct Vad {
     playback_base: u64,
     /// The loudest speech frame of the caller's current turn, dBFS.
     talker_peak: f32,
+    /// Mean power of the speech frames of the caller's current turn (sum,
+    /// frames) and, once a turn has ended, of the last turn, dBFS.
+    talker_power: (f64, u32),
+    caller_level: Option<f32>,
     /// Microphone energy less the reply's, dB, for recent playback frames
     /// that were not the caller's speech.
     coupling: std::collections::VecDeque<f32>,
@@ -93,11 +131,13 @@ impl Vad {
             input_rate: VAD_RATE,
             pending: Vec::new(),
             analysed: 0,
-            state: State::Quiet { speech_ms: 0, candidate_start: Duration::ZERO },
+            state: State::Quiet { speech_ms: 0, strong_ms: 0, candidate_start: Duration::ZERO, gap_ms: 0 },
             recent: std::collections::VecDeque::with_capacity(BACKGROUND_FRAMES),
             playback: std::collections::VecDeque::new(),
             playback_base: 0,
             talker_peak: f32::NEG_INFINITY,
+            talker_power: (0.0, 0),
+            caller_level: None,
             coupling: std::collections::VecDeque::with_capacity(COUPLING_FRAMES),
             unconfirmed: std::collections::VecDeque::new(),
         }
@@ -130,11 +170,18 @@ impl Vad {
             let energy = energy_db(&frame);
             let in_turn = matches!(self.state, State::Speaking { .. });
             let reply = self.reply_energy_around(index);
-            let heard =
-                self.above_background(energy, reply) && !(in_turn && energy < self.talker_peak - TALKER_RANGE_DB);
+            // In a turn, the caller is the loudest talker of the turn; before
+            // one, a voice well under the caller's level in the last turn is
+            // someone else.
+            let heard = self.above_background(energy, reply)
+                && !(in_turn && energy < self.talker_peak - TALKER_RANGE_DB)
+                && (in_turn || self.caller_level.is_none_or(|level| energy >= level - WEAK_RANGE_DB));
+            let strong = self.caller_level.is_none_or(|level| energy >= level - CALLER_RANGE_DB);
             let score = if heard { raw_score } else { 0.0 };
             if score >= self.settings.start_threshold {
                 self.talker_peak = self.talker_peak.max(energy);
+                self.talker_power.0 += 10f64.powf(f64::from(energy) / 10.0);
+                self.talker_power.1 += 1;
             }
             // Playback frames that cannot be the caller tell how loud the echo
             // is. A voice-like frame under the gate may be the echo or a quiet
@@ -148,7 +195,7 @@ impl Vad {
                     self.unconfirmed.push_back(coupling.min(self.echo_coupling()));
                 }
             }
-            self.step(score, frame_start, frame_end, ctx);
+            self.step(score, strong, frame_start, frame_end, ctx);
             // A measurement counts once no speech has begun for a while after
             // it: the first frames of the caller's speech score low.
             if !matches!(self.state, State::Quiet { speech_ms: 0, .. }) {
@@ -160,6 +207,10 @@ impl Vad {
                 }
             }
             if !matches!(self.state, State::Speaking { .. }) && in_turn {
+                let (sum, frames) = std::mem::take(&mut self.talker_power);
+                if frames > 0 {
+                    self.caller_level = Some((10.0 * (sum / f64::from(frames)).log10()) as f32);
+                }
                 self.talker_peak = f32::NEG_INFINITY;
             }
         }
@@ -173,7 +224,11 @@ impl Vad {
             self.recent.pop_front();
         }
         self.recent.push_back(energy);
-        let background = self.recent.iter().copied().fold(f32::INFINITY, f32::min);
+        let background = {
+            let mut sorted: Vec<f32> = self.recent.iter().copied().collect();
+            sorted.sort_by(f32::total_cmp);
+            sorted[(sorted.len() - 1) * BACKGROUND_PERCENTILE / 100]
+        };
         let loudest_echo = reply + self.echo_coupling();
         energy >= background + self.settings.min_snr_db && energy >= loudest_echo + ECHO_MARGIN_DB
     }
@@ -212,28 +267,36 @@ impl Vad {
         self.playback.truncate(keep);
     }
 
-    fn step(&mut self, score: f32, frame_start: Duration, frame_end: Duration, ctx: &mut Context) {
+    /// One frame's score; `strong` if it is at the caller's known level.
+    fn step(&mut self, score: f32, strong: bool, frame_start: Duration, frame_end: Duration, ctx: &mut Context) {
         let s = &self.settings;
         self.state = match self.state {
-            State::Quiet { speech_ms, candidate_start } if score >= s.start_threshold => {
+            State::Quiet { speech_ms, strong_ms, candidate_start, .. } if score >= s.start_threshold => {
                 let start = if speech_ms == 0 { frame_start } else { candidate_start };
                 let speech_ms = speech_ms + VAD_FRAME_MS;
-                if speech_ms >= s.start_ms {
+                let strong_ms = strong_ms + if strong { VAD_FRAME_MS } else { 0 };
+                if speech_ms >= s.start_ms && strong_ms >= STRONG_ONSET_MS.min(s.start_ms) {
                     ctx.emit(EventKind::UserStartedSpeaking { media_ms: millis(start) });
                     ctx.push_down(Frame::UserStartedSpeaking { media_time: start });
                     ctx.push_down(Frame::Interruption);
                     State::Speaking { silence_ms: 0, last_speech_end: frame_end }
                 } else {
-                    State::Quiet { speech_ms, candidate_start: start }
+                    State::Quiet { speech_ms, strong_ms, candidate_start: start, gap_ms: 0 }
                 }
             }
-            State::Quiet { .. } => State::Quiet { speech_ms: 0, candidate_start: frame_start },
+            // A stop consonant's closure does not end a word's onset.
+            State::Quiet { speech_ms, strong_ms, candidate_start, gap_ms }
+                if speech_ms > 0 && gap_ms + VAD_FRAME_MS <= ONSET_GAP_MS =>
+            {
+                State::Quiet { speech_ms, strong_ms, candidate_start, gap_ms: gap_ms + VAD_FRAME_MS }
+            }
+            State::Quiet { .. } => State::Quiet { speech_ms: 0, strong_ms: 0, candidate_start: frame_start, gap_ms: 0 },
             State::Speaking { silence_ms, last_speech_end } if score < s.stop_threshold => {
                 let silence_ms = silence_ms + VAD_FRAME_MS;
                 if silence_ms >= s.end_of_turn_ms {
                     ctx.emit(EventKind::UserStoppedSpeaking { media_ms: millis(last_speech_end) });
                     ctx.push_down(Frame::UserStoppedSpeaking { media_time: last_speech_end });
-                    State::Quiet { speech_ms: 0, candidate_start: frame_end }
+                    State::Quiet { speech_ms: 0, strong_ms: 0, candidate_start: frame_end, gap_ms: 0 }
                 } else {
                     State::Speaking { silence_ms, last_speech_end }
                 }
@@ -337,6 +400,20 @@ mod tests {
         assert!(gate(&mut vad, -35.0, 103 + ECHO_LOOKBACK as u64), "the cut-off rest does not echo");
     }
 
+    #[test]
+    fn babble_with_brief_dips_sets_the_background_at_its_level_not_its_dips() {
+        let mut vad = Vad::new(VadSettings::default());
+        // Two seconds of babble around -30 dBFS that dips to -48 one frame in ten.
+        for index in 0..125 {
+            let energy = if index % 10 == 0 { -48.0 } else { -30.0 + (index % 3) as f32 };
+            gate(&mut vad, energy, index);
+        }
+        let min_snr = vad.settings.min_snr_db;
+        let burst = -30.0 + min_snr - 1.0;
+        assert!(!gate(&mut vad, burst, 125), "a babble burst {burst} dBFS is not the caller");
+        assert!(gate(&mut vad, -30.0 + min_snr + 3.0, 126), "a caller over the babble is");
+    }
+
     /// Drive the gate and the coupling estimate as `analyse` does, for a
     /// frame of `energy` that earshot scores `score`.
     fn scored_frame(vad: &mut Vad, energy: f32, score: f32, index: u64) -> bool {
@@ -406,7 +483,7 @@ mod tests {
     fn drive(vad: &mut Vad, scores: &[f32], ctx: &mut Context) -> Vec<Frame> {
         for (i, &score) in scores.iter().enumerate() {
             let start = Duration::from_millis(16 * i as u64);
-            vad.step(score, start, start + Duration::from_millis(16), ctx);
+            vad.step(score, true, start, start + Duration::from_millis(16), ctx);
         }
         ctx.take_pushed().into_iter().filter(|(d, _)| *d == Direction::Downstream).map(|(_, f)| f).collect()
     }
@@ -436,8 +513,36 @@ mod tests {
         let settings = VadSettings { start_ms: 64, ..VadSettings::default() };
         let mut vad = Vad::new(settings);
         let mut ctx = ctx();
-        let frames = drive(&mut vad, &[0.9, 0.9, 0.9, 0.1, 0.9, 0.1], &mut ctx);
+        // Three frames, then 48 ms of quiet (longer than a closure), then one.
+        let frames = drive(&mut vad, &[0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.1], &mut ctx);
         assert!(frames.is_empty(), "{frames:?}");
+    }
+
+    #[tokio::test]
+    async fn once_the_callers_level_is_known_a_turn_needs_a_strong_onset() {
+        let settings = VadSettings { start_ms: 96, ..VadSettings::default() };
+        let mut ctx = ctx();
+        let run = |strength: &[bool], ctx: &mut Context| {
+            let mut vad = Vad::new(settings.clone());
+            for (i, &strong) in strength.iter().enumerate() {
+                let start = Duration::from_millis(16 * i as u64);
+                vad.step(0.9, strong, start, start + Duration::from_millis(16), ctx);
+            }
+            ctx.take_pushed().into_iter().any(|(_, f)| matches!(f, Frame::UserStartedSpeaking { .. }))
+        };
+        assert!(!run(&[false; 12], &mut ctx), "babble well under the caller never starts a turn");
+        assert!(!run(&[true, true, false, false, false, false, false, false], &mut ctx), "nor with a brief peak");
+        assert!(run(&[true, true, true, false, false, false], &mut ctx), "a strong 48 ms then weak syllables do");
+    }
+
+    #[tokio::test]
+    async fn a_stop_consonant_inside_the_first_word_does_not_restart_the_onset() {
+        let settings = VadSettings { start_ms: 64, ..VadSettings::default() };
+        let mut vad = Vad::new(settings);
+        let mut ctx = ctx();
+        // "ac" (three frames), the closure of "t" (16 ms), "tu" (one frame).
+        let frames = drive(&mut vad, &[0.9, 0.9, 0.9, 0.1, 0.9, 0.1], &mut ctx);
+        assert_eq!(frames.first(), Some(&Frame::UserStartedSpeaking { media_time: Duration::ZERO }), "{frames:?}");
     }
 
     #[test]

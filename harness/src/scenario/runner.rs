@@ -382,14 +382,37 @@ mod tests {
         assert_eq!(results[1].calls.len(), 1, "the crashed call is kept as evidence");
     }
 
+    /// A pattern's text with optional parts left out and the first of
+    /// each alternation taken: `has/speaks( in) a(n)` reads `has a`.
+    fn plain(pattern: &str) -> String {
+        let mut out = String::new();
+        let mut chars = pattern.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '(' => {
+                    for skipped in chars.by_ref() {
+                        if skipped == ')' {
+                            break;
+                        }
+                    }
+                }
+                '/' => {
+                    while chars.peek().is_some_and(|n| !n.is_whitespace() && *n != '(') {
+                        chars.next();
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
     #[test]
     fn no_two_step_definitions_claim_the_same_text() {
         let defs = registry();
         for def in &defs {
             // Instantiate each pattern with sample arguments and check it matches only itself.
-            let sample = def
-                .expression
-                .source()
+            let sample = plain(def.expression.source())
                 .replace("{string}", "\"x\"")
                 .replace("{int}", "1")
                 .replace("{float}", "1.5")

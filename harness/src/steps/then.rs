@@ -63,6 +63,23 @@ fn asked_again(w: &mut World<'_>, _: &[Arg]) -> StepResult {
     }
 }
 
+/// Either prompt, whole: for speech so buried in noise that whether the
+/// agent notices it at all is a coin toss (the step says so in its name).
+fn asked_again_or_still_there(w: &mut World<'_>, _: &[Arg]) -> StepResult {
+    let call = w.call()?;
+    let config = crate::driver::agent_config(&call.plan, None);
+    let heard = heard_something(call)?;
+    let prompts = [&config.settings.prompts.reprompt, &config.settings.prompts.no_input];
+    if prompts.iter().any(|p| contains_words(&heard, &words(p))) {
+        Ok(())
+    } else {
+        fail(format!(
+            "the agent neither asked again nor checked ({prompts:?}); the caller heard: {:?}",
+            heard.join(" ")
+        ))
+    }
+}
+
 fn does_not_hear(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let unwanted = words(str_arg(args, 0)?);
     let heard = heard_something(w.call()?)?;
@@ -271,6 +288,7 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("the caller hears {string}", hears),
         def("the caller does not hear {string}", does_not_hear),
         def("the agent asks the caller to say it again", asked_again),
+        def("the agent asks the caller to say it again or whether they are still there", asked_again_or_still_there),
         def("the agent's history holds only the words the caller heard", history_matches_heard),
         def("the agent's history keeps {string} of the interrupted reply", interrupted_reply_kept),
         def("the agent's history does not contain {string}", history_lacks),
