@@ -139,7 +139,7 @@ Feature: Customer overlays
     And the caller says "what is the status of my refund"
     Then the agent refuses the tool issue_refund
     And the caller does not hear "your refund is on its way"
-    And the caller hears "sorry i did not catch that"
+    And the caller hears "i'm sorry i'm not able to do that"
 
   Scenario: A refund within the tenant's limit goes through
     Given tenant "acme" has an overlay:

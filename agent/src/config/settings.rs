@@ -84,6 +84,14 @@ pub struct Prompts {
     pub max_no_input: u32,
     /// Said when the LLM fails; the conversation goes on.
     pub llm_error: String,
+    /// Said when a tool the LLM asked for was refused or failed and the LLM
+    /// said nothing about it.
+    #[serde(default = "default_cannot_do")]
+    pub cannot_do: String,
+}
+
+fn default_cannot_do() -> String {
+    "Sorry, I can't do that for you on this call.".into()
 }
 
 impl Default for Prompts {
@@ -94,6 +102,7 @@ impl Default for Prompts {
             no_input_ms: 6000,
             max_no_input: 2,
             llm_error: "Sorry, I had a problem with that. Could you repeat your question?".into(),
+            cannot_do: default_cannot_do(),
         }
     }
 }

@@ -28,6 +28,9 @@ struct Reply {
     tool_rounds: u32,
     /// A tool ran; ask the LLM again with its result when this round ends.
     follow_up: bool,
+    /// A tool was refused or failed: if the LLM then writes nothing, the
+    /// caller hears why (`prompts.cannot_do`), not a re-prompt.
+    tool_failed: bool,
     end_call: bool,
 }
 
@@ -185,6 +188,7 @@ impl Responder {
             wrote_text: false,
             tool_rounds: 0,
             follow_up: false,
+            tool_failed: false,
             end_call: false,
         });
         self.ask_llm(ctx);
@@ -204,17 +208,26 @@ impl Responder {
         None
     }
 
+    /// A refused or failed tool goes back to the LLM as the tool's result
+    /// (an error), so the answer can say why; the tool never ran.
+    fn tool_error(&mut self, name: &str, error: String, ctx: &mut Context) {
+        ctx.emit(EventKind::ToolRefused { name: name.into(), reason: error.clone() });
+        let Some(reply) = &mut self.reply else { return };
+        reply.tool_rounds += 1;
+        reply.tool_failed = true;
+        reply.follow_up = reply.tool_rounds <= MAX_TOOL_ROUNDS;
+        self.history.push(Role::Tool, format!("{name}: {}", serde_json::json!({ "error": error })));
+    }
+
     fn on_tool_call(&mut self, call: ToolCall, ctx: &mut Context) {
         ctx.emit(EventKind::ToolProposed { name: call.name.clone() });
         let refusal = self.refusal(&call);
         let Some(reply) = &mut self.reply else { return };
         if let Some(reason) = refusal {
-            ctx.emit(EventKind::ToolRefused { name: call.name, reason });
-            return;
+            return self.tool_error(&call.name, format!("refused: {reason}"), ctx);
         }
         if reply.tool_rounds >= MAX_TOOL_ROUNDS {
-            ctx.emit(EventKind::ToolRefused { name: call.name, reason: "tool round limit reached".into() });
-            return;
+            return self.tool_error(&call.name, "refused: tool round limit reached".into(), ctx);
         }
         match run_tool(&call, &self.config.settings) {
             Ok(ToolOutcome::Result(result)) => {
@@ -227,7 +240,7 @@ impl Responder {
                 reply.end_call = true;
                 ctx.emit(EventKind::ToolExecuted { name: call.name, result: "ending the call".into() });
             }
-            Err(reason) => ctx.emit(EventKind::ToolRefused { name: call.name, reason }),
+            Err(reason) => self.tool_error(&call.name, format!("failed: {reason}"), ctx),
         }
     }
 
@@ -240,10 +253,11 @@ impl Responder {
             return;
         }
         let (utterance, end_call, wrote_text) = (reply.utterance, reply.end_call, reply.wrote_text);
+        let prompts = &self.config.settings.prompts;
+        let fallback = if reply.tool_failed { prompts.cannot_do.clone() } else { prompts.reprompt.clone() };
         self.reply = None;
         if !wrote_text && !end_call {
-            let line = self.config.settings.prompts.reprompt.clone();
-            ctx.push_down(Frame::ReplyText { utterance, text: line });
+            ctx.push_down(Frame::ReplyText { utterance, text: fallback });
         }
         let closing = self.current().and_then(|n| n.on_end_call.clone());
         if end_call && closing.is_none() {
@@ -431,9 +445,17 @@ mod tests {
         (r, c)
     }
 
-    fn refused(c: &mut Context) -> bool {
-        // A refused tool never reaches history; with no text the caller is re-prompted.
-        texts(&c.take_pushed()) == Settings::default().prompts.reprompt
+    /// The tool never ran; its refusal went to history as the tool's result
+    /// and the LLM was asked again; when that writes nothing the caller hears
+    /// why, not a re-prompt.
+    fn refused(r: &mut Responder, c: &mut Context) -> bool {
+        let history = r.history.snapshot();
+        let result = history.iter().rev().find(|m| m.role == Role::Tool).map(|m| m.content.clone()).unwrap_or_default();
+        let asked_again = c.take_pushed().iter().all(|(_, f)| !matches!(f, Frame::ReplyText { .. }));
+        r.process(Frame::LlmDone, Origin::Job(JobId(2)), c);
+        result.contains("\"error\":\"refused: ")
+            && asked_again
+            && texts(&c.take_pushed()) == Settings::default().prompts.cannot_do
     }
 
     #[tokio::test]
@@ -452,9 +474,7 @@ mod tests {
         let call = ToolCall { name: "wire_transfer".into(), arguments: serde_json::json!({}) };
         r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
         r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
-        let history = r.history.snapshot();
-        assert!(history.iter().all(|m| m.role != Role::Tool), "{history:?}");
-        assert!(refused(&mut c));
+        assert!(refused(&mut r, &mut c));
     }
 
     #[tokio::test]
@@ -465,8 +485,7 @@ mod tests {
         let call = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A1"}) };
         r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
         r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
-        assert!(r.history.snapshot().iter().all(|m| m.role != Role::Tool));
-        assert!(refused(&mut c));
+        assert!(refused(&mut r, &mut c));
     }
 
     #[tokio::test]

@@ -31,6 +31,9 @@ pub struct LlmRule {
 pub struct LlmScript {
     pub rules: Vec<LlmRule>,
     pub default_reply: String,
+    /// What the model says when a tool's result is an error (a JSON object
+    /// with an `error` field): it does not claim the tool worked.
+    pub tool_error_reply: String,
     pub first_token: Latency,
     pub tokens_per_second: f64,
     /// 1-based request numbers that fail.
@@ -45,6 +48,7 @@ impl Default for LlmScript {
         Self {
             rules: Vec::new(),
             default_reply: "I can help with that. What would you like to know?".into(),
+            tool_error_reply: "I'm sorry, I'm not able to do that.".into(),
             first_token: Latency { base_ms: 300, jitter_ms: 40 },
             tokens_per_second: 40.0,
             failing_requests: BTreeSet::new(),
@@ -88,7 +92,9 @@ impl ScriptedLlm {
         let rule = last_user
             .as_deref()
             .and_then(|said| self.script.rules.iter().find(|r| said.contains(&normalise_text(&r.trigger))));
+        let tool_error = last.role == Role::Tool && tool_result_is_error(&last.content);
         Ok(match (rule, last.role == Role::Tool) {
+            (_, true) if tool_error => LlmEvent::Token(self.script.tool_error_reply.clone()),
             (Some(rule), true) => {
                 let result = last.content.split_once(": ").map_or(last.content.as_str(), |(_, r)| r);
                 LlmEvent::Token(rule.reply.replace("{result}", result))
@@ -98,6 +104,12 @@ impl ScriptedLlm {
             (None, _) => LlmEvent::Token(self.script.default_reply.clone()),
         })
     }
+}
+
+/// A tool result (`name: {json}`) that is a JSON object with an `error`.
+fn tool_result_is_error(content: &str) -> bool {
+    let json = content.split_once(": ").map_or(content, |(_, rest)| rest);
+    serde_json::from_str::<serde_json::Value>(json).is_ok_and(|v| v.get("error").is_some())
 }
 
 /// Split text into streaming tokens: each word with the space before it.
@@ -241,5 +253,12 @@ mod tests {
         assert!(matches!(first.as_slice(), [Err(_)]));
         let second: Vec<_> = llm.complete(request(vec![ChatMessage::new(Role::User, "hi")])).collect().await;
         assert!(second.iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn an_error_tool_result_is_told_from_a_result() {
+        assert!(tool_result_is_error(r#"issue_refund: {"error":"refused: over the refund limit"}"#));
+        assert!(!tool_result_is_error("check_order: order A123 is being packed"));
+        assert!(!tool_result_is_error(r#"check_order: {"status":"packed"}"#));
     }
 }
