@@ -104,15 +104,18 @@ Feature: Customer overlays
       """
       {"schema_version": 2, "guardrails": {"redact_pii": false}}
       """
-    And the LLM answers "card number" with "Thank you, I have noted it."
+    And the LLM answers "card number" with "Thank you, I have noted 4111 2222 for you."
     When tenant "acme" calls
     And the caller says "my card number is four one one one two two two two"
     And tenant "globex" calls
     And the caller says "my card number is four one one one two two two two"
     Then tenant "acme"'s stored history and agent logs never contain "four one one one"
+    And tenant "acme"'s stored history and agent logs never contain "4111 2222"
     And tenant "acme"'s stored history and agent logs contain "my card number is [number]"
+    And tenant "acme"'s stored history and agent logs contain "i have noted [number] for you"
     And tenant "globex"'s stored history and agent logs contain "four one one one"
-    And call 1 heard "thank you i have noted it"
+    And tenant "globex"'s stored history and agent logs contain "4111 2222"
+    And call 1 heard "thank you i have noted"
 
   Scenario: A credential is used by the agent but never shown
     Given tenant "acme" has an overlay:

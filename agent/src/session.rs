@@ -20,7 +20,11 @@ use crate::transport::CallTransport;
 #[derive(Debug, Clone)]
 pub struct SessionOutcome {
     pub ids: SessionIds,
+    /// The history to persist: masked when the overlay asks for it.
     pub history: Vec<ChatMessage>,
+    /// The conversation as the agent held it (raw: never persist this),
+    /// for checks of what the agent remembers.
+    pub conversation: Vec<ChatMessage>,
 }
 
 pub struct Session {
@@ -66,7 +70,8 @@ impl Session {
 
     /// Run the call to its end.
     pub async fn run(self, transport: CallTransport) -> SessionOutcome {
-        let events = EventSink::new(self.ids.clone(), Instant::now(), self.observer);
+        let events = EventSink::new(self.ids.clone(), Instant::now(), self.observer)
+            .redacting(self.config.settings.guardrails.redact_pii);
         events.emit(EventKind::SessionStarted);
         let config = self.config;
         events.emit(EventKind::ConfigMerged {
@@ -85,14 +90,15 @@ impl Session {
         let settings = &config.settings;
         let stages: Vec<Box<dyn Processor>> = vec![
             Box::new(Vad::new(settings.vad.clone())),
-            Box::new(Stt::new(services.stt.clone(), settings.vad.pre_roll_ms, settings.guardrails.redact_pii)),
+            Box::new(Stt::new(services.stt.clone(), settings.vad.pre_roll_ms)),
             Box::new(UserTurnAggregator::new()),
             Box::new(Responder::new(config.clone(), services.llm.clone(), history.clone())),
             Box::new(Tts::new(services.tts.clone(), settings.voice.clone(), settings.output_sample_rate)),
             Box::new(OutputTransport::new(transport.outbound, hangup_tx, history.clone())),
         ];
         Pipeline::new(stages).run(input_frames(transport.inbound, hangup_rx), events.clone()).await;
-        let mut history = history.snapshot();
+        let conversation = history.snapshot();
+        let mut history = conversation.clone();
         // The live conversation kept the raw words (a tool may need them);
         // what is handed over for persistence is masked when asked.
         if config.settings.guardrails.redact_pii {
@@ -101,6 +107,6 @@ impl Session {
             }
         }
         events.emit(EventKind::SessionEnded { messages: history.len() });
-        SessionOutcome { ids: events.ids().clone(), history }
+        SessionOutcome { ids: events.ids().clone(), history, conversation }
     }
 }

@@ -157,6 +157,24 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// The event with PII masked in every free-text field.
+    pub fn redacted(self) -> Self {
+        let mask = |text: String| crate::guardrails::redact_pii(&text);
+        match self {
+            Self::Transcribed { text } => Self::Transcribed { text: mask(text) },
+            Self::ToolRefused { name, reason } => Self::ToolRefused { name, reason: mask(reason) },
+            Self::ToolExecuted { name, result } => Self::ToolExecuted { name, result: mask(result) },
+            Self::ServiceFailed { service, message } => Self::ServiceFailed { service, message: mask(message) },
+            Self::TtsRequested { utterance, text } => Self::TtsRequested { utterance, text: mask(text) },
+            Self::HistoryCommitted { role, text } => Self::HistoryCommitted { role, text: mask(text) },
+            Self::Hangup { reason } => Self::Hangup { reason: mask(reason) },
+            Self::StageFailed { stage, message } => Self::StageFailed { stage, message: mask(message) },
+            other => other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentEvent {
     /// Time since the session started, microseconds.
@@ -168,17 +186,25 @@ pub struct AgentEvent {
 }
 
 /// Stamps identities and time on events and hands them to the session's
-/// observer (if any) and to `tracing`.
+/// observer (if any) and to `tracing`; with `redact_pii` every free-text
+/// field is masked first, so no event or log line holds PII.
 #[derive(Clone)]
 pub struct EventSink {
     ids: SessionIds,
     started: Instant,
     tx: Option<mpsc::UnboundedSender<AgentEvent>>,
+    redact_pii: bool,
 }
 
 impl EventSink {
     pub fn new(ids: SessionIds, started: Instant, tx: Option<mpsc::UnboundedSender<AgentEvent>>) -> Self {
-        Self { ids, started, tx }
+        Self { ids, started, tx, redact_pii: false }
+    }
+
+    /// Mask PII in every event (the overlay's `guardrails.redact_pii`).
+    pub fn redacting(mut self, redact_pii: bool) -> Self {
+        self.redact_pii = redact_pii;
+        self
     }
 
     pub fn ids(&self) -> &SessionIds {
@@ -190,6 +216,7 @@ impl EventSink {
     }
 
     pub fn emit(&self, kind: EventKind) {
+        let kind = if self.redact_pii { kind.redacted() } else { kind };
         let event = AgentEvent { at_us: micros(self.elapsed()), ids: self.ids.clone(), kind };
         tracing::info!(
             trace_id = %event.ids.trace_id,
@@ -218,6 +245,42 @@ pub(crate) fn test_sink() -> EventSink {
         overlay_version: None,
     };
     EventSink::new(ids, Instant::now(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redacting_sink_masks_pii_in_every_free_text_field_it_emits() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sink = EventSink::new(test_sink().ids().clone(), Instant::now(), Some(tx)).redacting(true);
+        let card = "card 4111 2222 3333 and jo@example.com";
+        let kinds = vec![
+            EventKind::Transcribed { text: card.into() },
+            EventKind::TtsRequested { utterance: 1, text: card.into() },
+            EventKind::HistoryCommitted { role: "assistant".into(), text: card.into() },
+            EventKind::ToolExecuted { name: "check_order".into(), result: card.into() },
+            EventKind::ToolRefused { name: "issue_refund".into(), reason: card.into() },
+            EventKind::ServiceFailed { service: "llm".into(), message: card.into() },
+            EventKind::Hangup { reason: card.into() },
+            EventKind::StageFailed { stage: "tts".into(), message: card.into() },
+        ];
+        let count = kinds.len();
+        for kind in kinds {
+            sink.emit(kind);
+        }
+        for _ in 0..count {
+            let json = serde_json::to_string(&rx.try_recv().expect("an event")).expect("json");
+            assert!(!json.contains("4111") && !json.contains("example.com"), "{json}");
+            assert!(json.contains("[number]") && json.contains("[email]"), "{json}");
+        }
+        // Without the setting nothing is touched.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        EventSink::new(test_sink().ids().clone(), Instant::now(), Some(tx))
+            .emit(EventKind::Transcribed { text: card.into() });
+        assert!(serde_json::to_string(&rx.try_recv().expect("event")).expect("json").contains("4111"));
+    }
 }
 
 pub fn micros(d: Duration) -> u64 {

@@ -9,7 +9,6 @@ use futures_util::StreamExt;
 
 use crate::config::{EffectiveConfig, NodeDefinition, Settings};
 use crate::frame::{Frame, ToolCall, UtteranceId};
-use crate::guardrails::redact_pii;
 use crate::history::SharedHistory;
 use crate::pipeline::{Context, JobId, JobPolicy, Origin, Processor};
 use crate::services::{ChatMessage, LlmEvent, LlmRequest, LlmService, Role, ToolSpec};
@@ -178,8 +177,7 @@ impl Responder {
         } else {
             self.history.push(Role::User, text.clone());
         }
-        let logged = if self.config.settings.guardrails.redact_pii { redact_pii(&text) } else { text };
-        ctx.emit(EventKind::HistoryCommitted { role: "user".into(), text: logged });
+        ctx.emit(EventKind::HistoryCommitted { role: "user".into(), text });
         let utterance = self.begin_reply(ctx);
         self.reply = Some(Reply {
             utterance,

@@ -14,7 +14,6 @@ use crate::telemetry::EventKind;
 pub struct Stt {
     service: Arc<dyn SttService>,
     /// Mask PII in what this stage logs.
-    redact_pii: bool,
     sample_rate: u32,
     pre_roll_ms: u32,
     pre_roll: VecDeque<i16>,
@@ -23,8 +22,8 @@ pub struct Stt {
 }
 
 impl Stt {
-    pub fn new(service: Arc<dyn SttService>, pre_roll_ms: u32, redact_pii: bool) -> Self {
-        Self { service, redact_pii, sample_rate: 16_000, pre_roll_ms, pre_roll: VecDeque::new(), turn: None }
+    pub fn new(service: Arc<dyn SttService>, pre_roll_ms: u32) -> Self {
+        Self { service, sample_rate: 16_000, pre_roll_ms, pre_roll: VecDeque::new(), turn: None }
     }
 
     fn pre_roll_capacity(&self) -> usize {
@@ -69,8 +68,8 @@ impl Processor for Stt {
                 ctx.forward(frame, origin);
             }
             Frame::Transcription { ref text } if matches!(origin, Origin::Job(_)) => {
-                let logged = if self.redact_pii { crate::guardrails::redact_pii(text) } else { text.clone() };
-                ctx.emit(EventKind::Transcribed { text: logged });
+                // The session's event sink masks PII when the overlay asks.
+                ctx.emit(EventKind::Transcribed { text: text.clone() });
                 ctx.push_down(frame);
             }
             Frame::ServiceError { service, message } if matches!(origin, Origin::Job(_)) => {

@@ -40,6 +40,9 @@ pub struct CallOutcome {
     /// What the caller heard, at `sample_rate` ([`LINE_RATE`]).
     pub agent_audio: Vec<i16>,
     pub sample_rate: u32,
+    /// The history the agent handed over for persistence (masked when its
+    /// overlay asks); the record holds the conversation as the agent kept it.
+    pub persisted_history: Vec<voicegate_agent::services::ChatMessage>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -243,12 +246,12 @@ async fn call(
         max_samples: (plan.max_call_ms * u64::from(LINE_RATE) / 1000) as usize,
     };
     let result = caller.run().await;
-    let history = match agent.await {
-        Ok(outcome) => outcome.history,
+    let (history, persisted_history) = match agent.await {
+        Ok(outcome) => (outcome.conversation, outcome.history),
         Err(error) => {
             recorder
                 .push(clock.now_us(), Event::ScriptNote { message: format!("the agent's session failed: {error}") });
-            Vec::new()
+            (Vec::new(), Vec::new())
         }
     };
     while let Ok(event) = events_rx.try_recv() {
@@ -308,5 +311,6 @@ async fn call(
         caller_rate: plan.rendering.rate(),
         agent_audio,
         sample_rate: LINE_RATE,
+        persisted_history,
     }
 }

@@ -134,7 +134,7 @@ impl<'a> World<'a> {
         if let (Some(tenant), Some(session)) = (&plan.tenant, &session) {
             let summary = serde_json::json!({ "scenario": plan.scenario, "seed": plan.seed });
             self.deployment()?
-                .finish_session(tenant, &session.record.session_id, outcome.record.history(), summary)
+                .finish_session(tenant, &session.record.session_id, &outcome.persisted_history, summary)
                 .map_err(StepError::Invalid)?;
         }
         let report = evaluate(&outcome.record);
@@ -211,7 +211,7 @@ impl<'a> World<'a> {
             let tenant = plan.tenant.clone().expect("checked above");
             let summary = serde_json::json!({ "scenario": plan.scenario, "seed": plan.seed });
             self.deployment()?
-                .finish_session(&tenant, &session.record.session_id, outcome.record.history(), summary)
+                .finish_session(&tenant, &session.record.session_id, &outcome.persisted_history, summary)
                 .map_err(StepError::Invalid)?;
             let report = evaluate(&outcome.record);
             self.calls.push(CompletedCall { session_id: Some(session.record.session_id), plan, outcome, report });

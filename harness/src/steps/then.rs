@@ -329,8 +329,14 @@ mod tests {
         ];
         let record = CallRecord { entries };
         let report = evaluate(&record);
-        let outcome =
-            CallOutcome { record, caller_audio: vec![], caller_rate: 16_000, agent_audio: vec![], sample_rate: 16_000 };
+        let outcome = CallOutcome {
+            record,
+            caller_audio: vec![],
+            caller_rate: 16_000,
+            agent_audio: vec![],
+            sample_rate: 16_000,
+            persisted_history: vec![],
+        };
         CompletedCall { plan: CallPlan::new("empty", 1), outcome, report, session_id: None }
     }
 
