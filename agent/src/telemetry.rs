@@ -247,6 +247,14 @@ pub(crate) fn test_sink() -> EventSink {
     EventSink::new(ids, Instant::now(), None)
 }
 
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,12 +289,4 @@ mod tests {
             .emit(EventKind::Transcribed { text: card.into() });
         assert!(serde_json::to_string(&rx.try_recv().expect("event")).expect("json").contains("4111"));
     }
-}
-
-pub fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-pub fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
