@@ -14,8 +14,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
-use voicegate_agent::transport::{AgentMessage, CallerMessage};
+use voicegate_agent::transport::CallerMessage;
 
 use super::FRAME_MS;
 use super::call::PlayedStretch;
@@ -28,29 +27,29 @@ use crate::line::{CallerEnd, Downlink, PacketFate};
 use crate::record::{CallClock, Event, Recorder, TimedWord, samples_to_us};
 use crate::seed::digest_samples;
 
-const FRAME: usize = (LINE_RATE as u64 * FRAME_MS / 1000) as usize;
+pub(super) const FRAME: usize = (LINE_RATE as u64 * FRAME_MS / 1000) as usize;
 /// The agent counts as done once it has been quiet this long.
 const AGENT_DONE_SILENCE_MS: u64 = 800;
 /// Give up waiting for a reply after this long and go on with the script.
 const REPLY_TIMEOUT_MS: u64 = 12_000;
 /// Agent audio resuming within this many samples (250 ms) is the same
 /// stretch of talking.
-const BRIDGE: usize = LINE_RATE as usize / 4;
+pub(super) const BRIDGE: usize = LINE_RATE as usize / 4;
 /// A call that takes longer than this in wall time is stopped.
 const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(120);
 
-enum PlayItem {
+pub(super) enum PlayItem {
     Audio { samples: Vec<i16>, rate: u32 },
     Mark(String),
 }
 
 /// `samples` at `rate` as a length on the timeline (line-rate samples).
-fn to_line(samples: usize, rate: u32) -> usize {
+pub(super) fn to_line(samples: usize, rate: u32) -> usize {
     (samples as u64 * u64::from(LINE_RATE) / u64::from(rate.max(1))) as usize
 }
 
 /// One of the caller's utterances, as placed on the timeline.
-struct Speaking {
+pub(super) struct Speaking {
     utterance: usize,
     stem: usize,
     position: usize,
@@ -59,7 +58,7 @@ struct Speaking {
 
 /// An interruption on its way: the step began at `began`; the reply it
 /// targets began at `reply_start` (once known); its cut point is `target`.
-struct PendingInterrupt {
+pub(super) struct PendingInterrupt {
     at: InterruptAt,
     stem: usize,
     began: usize,
@@ -69,7 +68,7 @@ struct PendingInterrupt {
     target: Option<usize>,
 }
 
-enum Waiting {
+pub(super) enum Waiting {
     /// Nothing in progress: take the next action.
     Idle,
     Interrupt(PendingInterrupt),
@@ -115,33 +114,33 @@ pub(super) struct CallerResult {
     pub end_reason: String,
 }
 
-struct State {
-    queue: VecDeque<PlayItem>,
-    stretches: Vec<PlayedStretch>,
+pub(super) struct State {
+    pub(super) queue: VecDeque<PlayItem>,
+    pub(super) stretches: Vec<PlayedStretch>,
     /// Frames sent so far; `frames * FRAME` is the timeline position.
-    frames: usize,
+    pub(super) frames: usize,
     /// The agent's audio as sent, at the rate of its first audio, on the
     /// timeline (for locating a reply's words).
-    raw: Vec<i16>,
-    raw_rate: Option<u32>,
+    pub(super) raw: Vec<i16>,
+    pub(super) raw_rate: Option<u32>,
     /// The rate of the last agent audio played.
-    last_rate: u32,
-    wire: Vec<i16>,
-    heard: Vec<i16>,
-    speaking: Option<Speaking>,
-    waiting: Waiting,
-    utterances: usize,
-    next_stem: usize,
+    pub(super) last_rate: u32,
+    pub(super) wire: Vec<i16>,
+    pub(super) heard: Vec<i16>,
+    pub(super) speaking: Option<Speaking>,
+    pub(super) waiting: Waiting,
+    pub(super) utterances: usize,
+    pub(super) next_stem: usize,
     /// Timeline position of the last agent sample played.
-    last_agent_sample: Option<usize>,
+    pub(super) last_agent_sample: Option<usize>,
     /// Where the agent's current stretch of talking began (breaks shorter
     /// than [`BRIDGE`] do not end it).
-    talking_since: Option<usize>,
+    pub(super) talking_since: Option<usize>,
     /// Where the caller's last utterance ended, and whether agent audio has
     /// played since.
-    my_turn_end: usize,
-    reply_start: Option<usize>,
-    hung_up_by_agent: bool,
+    pub(super) my_turn_end: usize,
+    pub(super) reply_start: Option<usize>,
+    pub(super) hung_up_by_agent: bool,
 }
 
 impl Caller {
@@ -215,7 +214,7 @@ impl Caller {
         }
     }
 
-    fn note(&self, message: impl Into<String>) {
+    pub(super) fn note(&self, message: impl Into<String>) {
         self.recorder.push(self.clock.now_us(), Event::ScriptNote { message: message.into() });
     }
 
@@ -241,118 +240,6 @@ impl Caller {
         if !actions.is_empty() {
             self.recorder.push(self.clock.now_us(), Event::ScriptLeft { reason: reason.into(), actions });
         }
-    }
-
-    /// Take in what the agent sent; false once the agent's side of the
-    /// line has closed.
-    fn receive(&mut self, s: &mut State) -> bool {
-        loop {
-            let message = match self.line.try_recv() {
-                Ok(message) => message,
-                Err(mpsc::error::TryRecvError::Empty) => return true,
-                Err(mpsc::error::TryRecvError::Disconnected) => return false,
-            };
-            match message {
-                AgentMessage::Media { samples, sample_rate } => {
-                    s.queue.push_back(PlayItem::Audio { samples, rate: sample_rate })
-                }
-                AgentMessage::Mark { name } => s.queue.push_back(PlayItem::Mark(name)),
-                AgentMessage::Clear => {
-                    let mut dropped = 0;
-                    for item in s.queue.drain(..) {
-                        match item {
-                            PlayItem::Audio { samples, rate } => dropped += to_line(samples.len(), rate),
-                            PlayItem::Mark(name) => self.line.echo_mark(name, std::time::Duration::ZERO),
-                        }
-                    }
-                    self.recorder.push(self.clock.now_us(), Event::ClearReceived { dropped_samples: dropped });
-                    if s.stretches.last().is_some_and(|st| !st.runs.is_empty()) {
-                        s.stretches.push(PlayedStretch::default());
-                    }
-                }
-                AgentMessage::Hangup => {
-                    self.recorder.push(self.clock.now_us(), Event::HangupReceived);
-                    s.hung_up_by_agent = true;
-                }
-            }
-        }
-    }
-
-    /// Echo a mark `after_samples` (at `rate`) into this tick's packet.
-    fn echo_mark(&self, name: String, after_samples: usize, rate: u32) {
-        let after = std::time::Duration::from_micros(samples_to_us(after_samples, rate));
-        self.recorder.push(self.clock.now_us() + after.as_micros() as u64, Event::MarkEchoed { name: name.clone() });
-        self.line.echo_mark(name, after);
-    }
-
-    /// Play out the next 20 ms of agent audio at the gateway (at the rate of
-    /// the audio at the head of the queue), and pass it down to the ear.
-    fn play(&mut self, s: &mut State, now: usize) {
-        let rate = s
-            .queue
-            .iter()
-            .find_map(|item| match item {
-                PlayItem::Audio { rate, .. } => Some(*rate),
-                PlayItem::Mark(_) => None,
-            })
-            .unwrap_or(s.last_rate);
-        let frame = rate as usize / 50;
-        let mut played: Vec<i16> = Vec::new();
-        loop {
-            match s.queue.front_mut() {
-                Some(PlayItem::Mark(_)) => {
-                    if let Some(PlayItem::Mark(name)) = s.queue.pop_front() {
-                        self.echo_mark(name, played.len(), rate);
-                    }
-                }
-                Some(PlayItem::Audio { samples, rate: r }) if *r == rate && played.len() < frame => {
-                    let take = (frame - played.len()).min(samples.len());
-                    played.extend(samples.drain(..take));
-                    if samples.is_empty() {
-                        s.queue.pop_front();
-                    }
-                }
-                _ => break,
-            }
-        }
-        let mut packet = played.clone();
-        packet.resize(frame, 0);
-        let ear = match self.downlink.frame(&packet, rate) {
-            Ok(ear) => ear,
-            Err(error) => {
-                self.note(format!("the agent's audio at {rate} Hz could not be played, silence heard: {error}"));
-                vec![0; FRAME]
-            }
-        };
-        let at = now + self.ear_delay;
-        if s.heard.len() < at {
-            s.heard.resize(at, 0);
-        }
-        s.heard.truncate(at);
-        s.heard.extend_from_slice(&ear);
-        if played.is_empty() {
-            return;
-        }
-        if s.stretches.last().is_none_or(|st| st.rate != rate && !st.runs.is_empty()) {
-            s.stretches.push(PlayedStretch { runs: Vec::new(), rate });
-        }
-        if let Some(stretch) = s.stretches.last_mut() {
-            stretch.rate = rate;
-            stretch.runs.push((at, played.clone()));
-        }
-        s.last_rate = rate;
-        if *s.raw_rate.get_or_insert(rate) == rate {
-            let from = at * rate as usize / LINE_RATE as usize;
-            s.raw.resize(from, 0);
-            s.raw.extend_from_slice(&played);
-        }
-        if s.reply_start.is_none() && at >= s.my_turn_end && s.speaking.is_none() {
-            s.reply_start = Some(at);
-        }
-        if s.last_agent_sample.is_none_or(|last| at > last + BRIDGE) {
-            s.talking_since = Some(at);
-        }
-        s.last_agent_sample = Some(at + to_line(played.len(), rate) - 1);
     }
 
     /// Has the agent finished replying to the caller's last turn?

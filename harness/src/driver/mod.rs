@@ -7,6 +7,7 @@ mod call;
 mod caller;
 mod interrupt;
 mod plan;
+mod playout;
 
 pub use attribution::{PlayedPiece, attribute};
 pub use call::{CallOutcome, agent_config, run_call};
