@@ -35,7 +35,7 @@ Feature: Barge-in
     And the caller hears "we are open from nine in the morning"
     And the agent's history holds only the words the caller heard
 
-  Scenario Outline: Barge-in by a caller with a <accent> accent at <when> seconds
+  Scenario Outline: Barge-in by a caller with the <accent> accent at <when> seconds
     Given the caller has a <accent> accent
     And the caller has a <voice> voice
     When the caller says "what are your opening hours"

@@ -141,6 +141,8 @@ pub(super) struct State {
     pub(super) my_turn_end: usize,
     pub(super) reply_start: Option<usize>,
     pub(super) hung_up_by_agent: bool,
+    /// Where on the timeline the caller last heard a `clear` take effect.
+    pub(super) last_clear_heard: Option<usize>,
 }
 
 impl Caller {
@@ -163,6 +165,7 @@ impl Caller {
             my_turn_end: 0,
             reply_start: None,
             hung_up_by_agent: false,
+            last_clear_heard: None,
         };
         self.line.send(CallerMessage::Start { sample_rate: self.renderer.output_rate() });
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(FRAME_MS));
@@ -360,9 +363,21 @@ impl Caller {
             {
                 self.start_speaking(s, now, p.stem)
             }
+            // The agent cut its own reply short: that is its doing, not the
+            // scenario's (the checks report it); the caller says its piece.
+            _ if !self.agent_talking(s, now) && s.last_clear_heard.is_some_and(|at| at >= start) => {
+                self.note(format!(
+                    "the agent cut its reply from {} ms off at {} ms, before the interruption point ({}); the caller \
+                     spoke anyway",
+                    ms(start),
+                    ms(s.last_agent_sample.unwrap_or(now)),
+                    p.at
+                ));
+                self.start_speaking(s, now, p.stem);
+            }
             _ if !self.agent_talking(s, now) => {
                 self.script_error(format!(
-                    "the agent's reply from {} ms ended at {} ms, before the interruption point ({:?})",
+                    "the agent's reply from {} ms ended at {} ms, before the interruption point ({})",
                     ms(start),
                     ms(s.last_agent_sample.unwrap_or(now)),
                     p.at

@@ -25,6 +25,18 @@ pub enum InterruptAt {
     LastWord { percent: u32, first_chunk: bool },
 }
 
+impl std::fmt::Display for InterruptAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AfterMs(ms) => write!(f, "{ms} ms into the reply"),
+            Self::LastWord { percent, first_chunk: false } => write!(f, "{percent}% into the reply's last word"),
+            Self::LastWord { percent, first_chunk: true } => {
+                write!(f, "{percent}% into the last word of the reply's first sentence")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallerAction {
     /// Wait for the agent to finish speaking, then say this.

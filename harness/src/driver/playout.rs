@@ -26,6 +26,7 @@ impl Caller {
                 }
                 AgentMessage::Mark { name } => s.queue.push_back(PlayItem::Mark(name)),
                 AgentMessage::Clear => {
+                    s.last_clear_heard = Some(s.frames * FRAME + self.ear_delay);
                     let mut dropped = 0;
                     for item in s.queue.drain(..) {
                         match item {

@@ -107,7 +107,10 @@ mod tests {
 
     #[test]
     fn lost_packets_are_concealed_and_recorded() {
-        let lossy = Network { downlink_loss: super::super::GilbertElliott::bursty(0.2, 2.0), ..Network::ideal() };
+        let lossy = Network {
+            downlink_loss: super::super::GilbertElliott::bursty(0.2, 2.0).expect("possible"),
+            ..Network::ideal()
+        };
         let mut downlink = Downlink::new(&lossy, false, 3).expect("downlink");
         let clean = tone(16_000, 100);
         let heard: Vec<i16> = clean.chunks(320).flat_map(|f| downlink.frame(f, 16_000).expect("frame")).collect();

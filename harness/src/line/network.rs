@@ -34,16 +34,27 @@ impl GilbertElliott {
     pub const NONE: Self = Self { p_good_to_bad: 0.0, p_bad_to_good: 1.0, loss_good: 0.0, loss_bad: 0.0 };
 
     /// Bursts with this mean loss rate: every packet in the bad state is
-    /// lost, and a bad spell lasts `mean_burst` packets on average.
-    pub fn bursty(mean_loss: f64, mean_burst: f64) -> Self {
+    /// lost, and a bad spell lasts `mean_burst` packets on average. Short
+    /// bursts cap the rate (a good packet follows every burst): bursts of
+    /// `b` packets allow at most `b / (b + 1)`; more is an error.
+    pub fn bursty(mean_loss: f64, mean_burst: f64) -> Result<Self, String> {
         if mean_loss <= 0.0 {
-            return Self::NONE;
+            return Ok(Self::NONE);
+        }
+        if mean_loss >= 1.0 {
+            return Ok(Self { p_good_to_bad: 1.0, p_bad_to_good: 0.0, loss_good: 0.0, loss_bad: 1.0 });
         }
         let p_bad_to_good = (1.0 / mean_burst.max(1.0)).min(1.0);
-        let mean_loss = mean_loss.min(0.99);
         // Stationary share of the bad state: p / (p + r) = mean_loss.
-        let p_good_to_bad = (mean_loss * p_bad_to_good / (1.0 - mean_loss)).min(1.0);
-        Self { p_good_to_bad, p_bad_to_good, loss_good: 0.0, loss_bad: 1.0 }
+        let p_good_to_bad = mean_loss * p_bad_to_good / (1.0 - mean_loss);
+        if p_good_to_bad > 1.0 {
+            let most = 100.0 / (1.0 + p_bad_to_good);
+            return Err(format!(
+                "{:.1}% loss in bursts of {mean_burst} packets: such bursts allow at most {most:.1}% (longer bursts, or 100%)",
+                mean_loss * 100.0
+            ));
+        }
+        Ok(Self { p_good_to_bad, p_bad_to_good, loss_good: 0.0, loss_bad: 1.0 })
     }
 
     /// The long-run share of packets lost: pi_bad * loss_bad + pi_good * loss_good,
@@ -86,7 +97,7 @@ impl Network {
     /// half a percent of packets lost in short bursts each way. Mouth to
     /// ear, the line adds 60 ms each way.
     pub fn good_mobile() -> Self {
-        let loss = GilbertElliott::bursty(0.005, 2.0);
+        let loss = GilbertElliott::bursty(0.005, 2.0).expect("half a percent in bursts of two is possible");
         Self { one_way_ms: 20, jitter_ms: 10.0, jitter_buffer_ms: 40, uplink_loss: loss, downlink_loss: loss }
     }
 
@@ -155,12 +166,16 @@ mod tests {
         // Closed form: pi_bad = p / (p + r); with every bad packet lost the
         // mean loss is pi_bad. For 5% and bursts of 4: r = 0.25,
         // p = 0.05 * 0.25 / 0.95 = 0.013157894736842105.
-        let ge = GilbertElliott::bursty(0.05, 4.0);
+        let ge = GilbertElliott::bursty(0.05, 4.0).expect("possible");
         assert!((ge.p_bad_to_good - 0.25).abs() < 1e-12);
         assert!((ge.p_good_to_bad - 0.013_157_894_736_842_105).abs() < 1e-15);
         assert!((ge.mean_loss() - 0.05).abs() < 1e-12);
         assert_eq!(GilbertElliott::NONE.mean_loss(), 0.0);
-        assert_eq!(GilbertElliott::bursty(0.0, 3.0), GilbertElliott::NONE);
+        assert_eq!(GilbertElliott::bursty(0.0, 3.0), Ok(GilbertElliott::NONE));
+        assert_eq!(GilbertElliott::bursty(1.0, 2.0).expect("everything").mean_loss(), 1.0);
+        // Bursts of two allow at most 2/3 of packets lost.
+        let error = GilbertElliott::bursty(0.9, 2.0).expect_err("too much for bursts of two");
+        assert!(error.contains("at most 66.7%"), "{error}");
     }
 
     #[test]

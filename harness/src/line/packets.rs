@@ -135,7 +135,7 @@ mod tests {
             // packets dependent; the variance of the mean of a two-state
             // chain is inflated by (1 + rho) / (1 - rho) with
             // rho = 1 - p - r = 0.7368421, a factor of 6.6.
-            let ge = GilbertElliott::bursty(0.05, 4.0);
+            let ge = GilbertElliott::bursty(0.05, 4.0).expect("possible");
             let mut path = PacketPath::new(ge, 0.0, 40.0, Rng::new(seed));
             run(&mut path, 20_000);
             let measured = path.fate.lost.len() as f64 / 20_000.0;
@@ -160,7 +160,7 @@ mod tests {
 
         #[test]
         fn the_path_is_deterministic_per_seed(seed in any::<u64>()) {
-            let ge = GilbertElliott::bursty(0.1, 2.0);
+            let ge = GilbertElliott::bursty(0.1, 2.0).expect("possible");
             let (mut a, mut b) = (PacketPath::new(ge, 30.0, 40.0, Rng::new(seed)), PacketPath::new(ge, 30.0, 40.0, Rng::new(seed)));
             prop_assert!(run(&mut a, 200) == run(&mut b, 200));
             prop_assert!(a.fate == b.fate);

@@ -7,6 +7,8 @@ use crate::line::{GilbertElliott, Network};
 
 /// The corpus accent a scenario names, by its common name or its code.
 pub fn accent_code(name: &str) -> Result<&'static str, StepError> {
+    // A quoted word ("Scottish") reaches a {word} step with its quotes.
+    let name = name.trim_matches(['"', '\'']);
     Ok(match name.to_lowercase().replace(['-', '_'], " ").as_str() {
         "american" | "us" | "general american" | "en us" => "en-us",
         "new york" | "nyc" | "new yorker" | "en us nyc" => "en-us-nyc",
@@ -18,7 +20,7 @@ pub fn accent_code(name: &str) -> Result<&'static str, StepError> {
         "caribbean" | "west indian" | "en 029" => "en-029",
         other => {
             return Err(StepError::Invalid(format!(
-                "unknown accent {other:?}: expected American, New York, British, RP, Scottish, Lancastrian, \
+                "unknown accent \"{other}\": expected American, New York, British, RP, Scottish, Lancastrian, \
                  West Midlands or Caribbean"
             )));
         }
@@ -83,7 +85,7 @@ fn network(w: &mut World<'_>, change: impl FnOnce(&mut Network)) -> StepResult {
 
 /// Bursts of two packets on average, both ways.
 fn packet_loss(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let loss = GilbertElliott::bursty(percent(args, 0)?, 2.0);
+    let loss = GilbertElliott::bursty(percent(args, 0)?, 2.0).map_err(StepError::Invalid)?;
     network(w, |n| (n.uplink_loss, n.downlink_loss) = (loss, loss))
 }
 
@@ -92,7 +94,7 @@ fn bursty_loss(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     if burst < 1.0 {
         return Err(StepError::Invalid(format!("bursts of {burst} packets: expected at least 1")));
     }
-    let loss = GilbertElliott::bursty(mean, burst);
+    let loss = GilbertElliott::bursty(mean, burst).map_err(StepError::Invalid)?;
     network(w, |n| (n.uplink_loss, n.downlink_loss) = (loss, loss))
 }
 
@@ -202,6 +204,7 @@ mod tests {
             "the caller speaks in an Indian accent",
             "the caller speaks with a \"West Midlands\" accent",
             "the caller speaks with a \"Scottish\" accent",
+            "the caller has a \"Scottish\" accent",
         ] {
             let bound: Vec<&str> =
                 defs.iter().filter(|d| d.expression.matches(text).is_some()).map(|d| d.expression.source()).collect();
