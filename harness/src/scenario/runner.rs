@@ -113,6 +113,14 @@ fn bind<'r>(scenarios: &[Scenario], defs: &'r [StepDef]) -> Result<Vec<Vec<Bound
                     "{place}: the step `{} {}` has a data table, but it takes none (no step reads a table yet)",
                     step.keyword, step.text
                 )),
+                // Only steps written with a closing colon read a doc string.
+                1 if step.docstring.is_some() && !matches[0].def.expression.source().ends_with(':') => {
+                    problems.push(format!(
+                        "{place}: the step `{} {}` has a doc string, but it takes none (steps that read one end \
+                         with a colon)",
+                        step.keyword, step.text
+                    ))
+                }
                 1 => steps.extend(matches),
                 0 => {
                     let closest = defs
@@ -314,6 +322,15 @@ mod tests {
         let defs = registry();
         let error = bind(&[s], &defs).err().expect("refused").to_string();
         assert!(error.contains("scenarios/robustness.feature:2:") && error.contains("has a data table"), "{error}");
+    }
+
+    #[test]
+    fn a_doc_string_on_a_step_that_takes_none_is_refused_with_file_and_line() {
+        let mut s = scenario("d", &[("When", "the caller says \"what are your opening hours\"")]);
+        s.steps[0].docstring = Some("stray text".into());
+        let defs = registry();
+        let error = bind(&[s], &defs).err().expect("refused").to_string();
+        assert!(error.contains("scenarios/robustness.feature:2:") && error.contains("has a doc string"), "{error}");
     }
 
     fn scenario(name: &str, steps: &[(&str, &str)]) -> Scenario {
