@@ -41,43 +41,30 @@ fn hears(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     }
 }
 
-/// The caller heard the agent start to ask again (the first sentence of the
-/// prompt: the rest may be cut off by noise the agent takes for speech):
-/// its re-prompt (it heard something it could not make out) or its no-input
-/// prompt (it heard nothing), as the built-in agent words them.
-/// The re-prompt for speech the agent could not make out, heard whole (the
-/// no-input prompt is a different behaviour: "the caller hears ...").
-fn asked_again(w: &mut World<'_>, _: &[Arg]) -> StepResult {
+/// The caller heard one of the agent's fixed prompts (picked from its
+/// settings by `pick`), whole.
+fn heard_prompt(w: &mut World<'_>, pick: fn(&voicegate_agent::config::Prompts) -> Vec<String>) -> StepResult {
     let call = w.call()?;
     let config = crate::driver::agent_config(&call.plan, None);
     let heard = heard_something(call)?;
-    let reprompt = words(&config.settings.prompts.reprompt);
-    if contains_words(&heard, &reprompt) {
+    let prompts = pick(&config.settings.prompts);
+    if prompts.iter().any(|p| contains_words(&heard, &words(p))) {
         Ok(())
     } else {
-        fail(format!(
-            "the agent never asked again ({:?}); the caller heard: {:?}",
-            config.settings.prompts.reprompt,
-            heard.join(" ")
-        ))
+        fail(format!("the caller never heard {prompts:?}; it heard: {:?}", heard.join(" ")))
     }
+}
+
+/// The re-prompt for speech the agent could not make out, heard whole (the
+/// no-input prompt is a different behaviour: "the caller hears ...").
+fn asked_again(w: &mut World<'_>, _: &[Arg]) -> StepResult {
+    heard_prompt(w, |p| vec![p.reprompt.clone()])
 }
 
 /// Either prompt, whole: for speech so buried in noise that whether the
 /// agent notices it at all is a coin toss (the step says so in its name).
 fn asked_again_or_still_there(w: &mut World<'_>, _: &[Arg]) -> StepResult {
-    let call = w.call()?;
-    let config = crate::driver::agent_config(&call.plan, None);
-    let heard = heard_something(call)?;
-    let prompts = [&config.settings.prompts.reprompt, &config.settings.prompts.no_input];
-    if prompts.iter().any(|p| contains_words(&heard, &words(p))) {
-        Ok(())
-    } else {
-        fail(format!(
-            "the agent neither asked again nor checked ({prompts:?}); the caller heard: {:?}",
-            heard.join(" ")
-        ))
-    }
+    heard_prompt(w, |p| vec![p.reprompt.clone(), p.no_input.clone()])
 }
 
 fn does_not_hear(w: &mut World<'_>, args: &[Arg]) -> StepResult {
