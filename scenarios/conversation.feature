@@ -18,6 +18,7 @@ Feature: Conversation
   Scenario: A conversation over several turns, with a tool call
     Given the LLM answers "check on my order" with "Sure. What is your order number?"
     And the LLM answers "order number" by calling check_order for order "A123" and then says "Thanks. Your {result}."
+    And the tool check_order answers "order A123 is being packed"
     And the LLM answers "thank you" with "You are welcome. Goodbye!"
     When the caller says "hi I would like to check on my order"
     And the caller says "my order number is A one two three"
@@ -27,6 +28,14 @@ Feature: Conversation
     And the caller hears "your order A123 is being packed"
     And the caller hears "you are welcome"
     And the agent's history holds only the words the caller heard
+
+  Scenario: A tool that fails goes back to the LLM, and the caller hears why
+    Given the LLM answers "order number" by calling check_order for order "A123" and then says "Thanks. Your {result}."
+    And the tool check_order fails with "504 Gateway Timeout from the order service"
+    When the caller says "my order number is A one two three"
+    Then the agent runs check_order
+    And the caller hears "i'm sorry i'm not able to do that"
+    And the caller does not hear "thanks your"
 
   Scenario: A pause inside the caller's sentence does not end the turn
     Given the LLM answers "delivery address" with "Yes, you can change it until the order ships."

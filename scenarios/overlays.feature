@@ -117,16 +117,19 @@ Feature: Customer overlays
     And tenant "globex"'s stored history and agent logs contain "4111 2222"
     And call 1 heard "thank you i have noted"
 
-  Scenario: A credential is used by the agent but never shown
+  Scenario: A credential goes with the customer's tool calls but is never shown
     Given tenant "acme" has an overlay:
       """
       {"schema_version": 2, "credentials": {"crm_api_key": "sk-CANARY-SECRET-5150"}}
       """
-    And the LLM answers "opening hours" with "We are open from nine to five."
+    And the LLM answers "order number" by calling check_order for order "A123" and then says "Your {result}."
+    And the tool check_order answers "order A123 has shipped"
     When tenant "acme" calls
-    And the caller says "what are your opening hours"
+    And the caller says "my order number is A one two three"
     And tenant "acme" reads its overlay
-    Then the answer contains "[redacted]"
+    Then the tool check_order was called with tenant "acme"'s credential "crm_api_key"
+    And the caller hears "your order a123 has shipped"
+    And the answer contains "[redacted]"
     And the answer does not show tenant "acme"'s credential "crm_api_key"
     And tenant "acme"'s config preview shows "credentials.crm_api_key" as "[redacted]" from the overlay
     And the answer does not show tenant "acme"'s credential "crm_api_key"
@@ -150,6 +153,7 @@ Feature: Customer overlays
       {"schema_version": 2, "rules": {"refund_limit": 50}}
       """
     And the LLM answers "refund" by refunding 30 on order "A123" and then says "Your refund is on its way: {result}."
+    And the tool issue_refund answers "a refund of 30.00 was issued for order A123"
     When tenant "acme" calls
     And the caller says "what is the status of my refund"
     Then the agent runs issue_refund

@@ -114,6 +114,11 @@ pub enum Frame {
     },
     LlmToolCall(ToolCall),
     LlmDone,
+    /// A tool backend's answer (or its error) to an authorised call.
+    ToolResult {
+        name: String,
+        result: Result<String, String>,
+    },
     ServiceError {
         service: &'static str,
         message: String,
@@ -152,6 +157,7 @@ impl Frame {
             | Frame::LlmToken { .. }
             | Frame::LlmToolCall(_)
             | Frame::LlmDone
+            | Frame::ToolResult { .. }
             | Frame::ServiceError { .. }
             | Frame::Timer { .. } => FrameClass::Data,
         }

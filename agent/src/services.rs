@@ -4,12 +4,14 @@
 //! doubles). Every call is cancellable by dropping the returned future or
 //! stream: the pipeline does exactly that on a barge-in.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Secret;
 use crate::frame::ToolCall;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,10 +103,28 @@ pub trait TtsService: Send + Sync {
     fn synthesize(&self, request: TtsRequest) -> BoxStream<'static, Result<TtsChunk, ServiceError>>;
 }
 
-/// The three services one session talks to.
+/// A tool call the agent's code has authorised, for the customer's tool
+/// backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolRequest {
+    pub name: String,
+    pub arguments: serde_json::Value,
+    /// The calling customer's credentials (from its overlay), for its own
+    /// backend; no other customer's ever travel here. `Debug` hides them.
+    pub credentials: BTreeMap<String, Secret>,
+}
+
+pub trait ToolService: Send + Sync {
+    /// Run one tool. The result is text for the LLM; an error goes back to
+    /// the LLM as the tool's error result.
+    fn invoke(&self, request: ToolRequest) -> BoxFuture<'static, Result<String, ServiceError>>;
+}
+
+/// The services one session talks to.
 #[derive(Clone)]
 pub struct Services {
     pub stt: Arc<dyn SttService>,
     pub llm: Arc<dyn LlmService>,
     pub tts: Arc<dyn TtsService>,
+    pub tools: Arc<dyn ToolService>,
 }

@@ -92,7 +92,7 @@ impl Session {
             Box::new(Vad::new(settings.vad.clone())),
             Box::new(Stt::new(services.stt.clone(), settings.vad.pre_roll_ms)),
             Box::new(UserTurnAggregator::new()),
-            Box::new(Responder::new(config.clone(), services.llm.clone(), history.clone())),
+            Box::new(Responder::new(config.clone(), services.llm.clone(), services.tools.clone(), history.clone())),
             Box::new(Tts::new(services.tts.clone(), settings.voice.clone(), settings.output_sample_rate)),
             Box::new(OutputTransport::new(transport.outbound, hangup_tx, history.clone())),
         ];

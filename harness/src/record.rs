@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use voicegate_agent::services::{ChatMessage, WordTiming};
 use voicegate_agent::telemetry::AgentEvent;
 
-pub const RECORD_SCHEMA: u32 = 3;
+pub const RECORD_SCHEMA: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimedWord {
@@ -42,6 +42,10 @@ pub enum Event {
         /// made before it was modelled were made on an ideal line).
         #[serde(default = "crate::line::Network::ideal")]
         network: crate::line::Network,
+        /// The tools the calling tenant's overlay allows, as the harness
+        /// deployed it; `None` when it allows every tool or is not known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool_allowlist: Option<Vec<String>>,
     },
     /// One caller utterance, placed on the call's timeline.
     CallerSpeech {
@@ -105,6 +109,14 @@ pub enum Event {
     LlmToolCall {
         request: usize,
         name: String,
+    },
+    /// A call that reached the tool backend (the tool double), with the
+    /// credentials that came with it (names and fingerprints only).
+    ToolInvoked {
+        name: String,
+        arguments: serde_json::Value,
+        credentials: Vec<crate::doubles::CredentialSeen>,
+        result: Result<String, String>,
     },
     LlmDone {
         request: usize,

@@ -4,6 +4,7 @@ mod input;
 mod output;
 mod responder;
 mod stt;
+mod tool_policy;
 mod tts;
 mod user_turn;
 mod vad;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use crate::config::{EffectiveConfig, NodeDefinition, Settings};
+use super::tool_policy::{Decision, decide};
+use crate::config::{EffectiveConfig, NodeDefinition};
 use crate::frame::{Frame, ToolCall, UtteranceId};
 use crate::history::SharedHistory;
 use crate::pipeline::{Context, JobId, JobPolicy, Origin, Processor};
-use crate::services::{ChatMessage, LlmEvent, LlmRequest, LlmService, Role, ToolSpec};
+use crate::services::{ChatMessage, LlmEvent, LlmRequest, LlmService, Role, ToolRequest, ToolService, ToolSpec};
 use crate::telemetry::EventKind;
 
 /// At most this many tool rounds per caller turn, whatever the LLM asks.
@@ -25,6 +26,10 @@ struct Reply {
     saw_token: bool,
     wrote_text: bool,
     tool_rounds: u32,
+    /// The LLM's stream for this round has ended.
+    llm_done: bool,
+    /// Tool calls sent to the backend whose results have not come back.
+    pending_tools: u32,
     /// A tool ran; ask the LLM again with its result when this round ends.
     follow_up: bool,
     /// A tool was refused or failed: if the LLM then writes nothing, the
@@ -36,6 +41,7 @@ struct Reply {
 pub struct Responder {
     config: Arc<EffectiveConfig>,
     llm: Arc<dyn LlmService>,
+    tools: Arc<dyn ToolService>,
     history: SharedHistory,
     /// The current node's id.
     node: String,
@@ -48,11 +54,17 @@ pub struct Responder {
 }
 
 impl Responder {
-    pub fn new(config: Arc<EffectiveConfig>, llm: Arc<dyn LlmService>, history: SharedHistory) -> Self {
+    pub fn new(
+        config: Arc<EffectiveConfig>,
+        llm: Arc<dyn LlmService>,
+        tools: Arc<dyn ToolService>,
+        history: SharedHistory,
+    ) -> Self {
         let start = config.definition.flow.start.clone();
         Self {
             config,
             llm,
+            tools,
             history,
             node: start,
             ended: false,
@@ -158,6 +170,7 @@ impl Responder {
         if let Some(reply) = &mut self.reply {
             reply.llm_job = Some(job);
             reply.saw_token = false;
+            reply.llm_done = false;
         }
     }
 
@@ -185,6 +198,8 @@ impl Responder {
             saw_token: false,
             wrote_text: false,
             tool_rounds: 0,
+            llm_done: false,
+            pending_tools: 0,
             follow_up: false,
             tool_failed: false,
             end_call: false,
@@ -192,26 +207,11 @@ impl Responder {
         self.ask_llm(ctx);
     }
 
-    /// Why a proposed tool call may not run, if it may not.
-    fn refusal(&self, call: &ToolCall) -> Option<String> {
-        if self.config.definition.tool(&call.name).is_none() {
-            return Some(format!("not a tool of {}", self.config.definition.id()));
-        }
-        if !self.current().is_some_and(|n| n.tools.contains(&call.name)) {
-            return Some(format!("not a tool of flow node {:?}", self.node));
-        }
-        if !self.config.tool_allowed(&call.name) {
-            return Some("not in this customer's tool allowlist".into());
-        }
-        None
-    }
-
     /// A refused or failed tool goes back to the LLM as the tool's result
     /// (an error), so the answer can say why; the tool never ran.
     fn tool_error(&mut self, name: &str, error: String, ctx: &mut Context) {
         ctx.emit(EventKind::ToolRefused { name: name.into(), reason: error.clone() });
         let Some(reply) = &mut self.reply else { return };
-        reply.tool_rounds += 1;
         reply.tool_failed = true;
         reply.follow_up = reply.tool_rounds <= MAX_TOOL_ROUNDS;
         self.history.push(Role::Tool, format!("{name}: {}", serde_json::json!({ "error": error })));
@@ -219,32 +219,68 @@ impl Responder {
 
     fn on_tool_call(&mut self, call: ToolCall, ctx: &mut Context) {
         ctx.emit(EventKind::ToolProposed { name: call.name.clone() });
-        let refusal = self.refusal(&call);
+        let decision = decide(&call, &self.config, &self.node, self.current());
         let Some(reply) = &mut self.reply else { return };
-        if let Some(reason) = refusal {
-            return self.tool_error(&call.name, format!("refused: {reason}"), ctx);
-        }
-        if reply.tool_rounds >= MAX_TOOL_ROUNDS {
-            return self.tool_error(&call.name, "refused: tool round limit reached".into(), ctx);
-        }
-        match run_tool(&call, &self.config.settings) {
-            Ok(ToolOutcome::Result(result)) => {
+        match decision {
+            Decision::Refuse(reason) => {
                 reply.tool_rounds += 1;
-                reply.follow_up = true;
-                ctx.emit(EventKind::ToolExecuted { name: call.name.clone(), result: result.clone() });
-                self.history.push(Role::Tool, format!("{}: {result}", call.name));
+                self.tool_error(&call.name, format!("refused: {reason}"), ctx)
             }
-            Ok(ToolOutcome::EndCall) => {
+            _ if reply.tool_rounds >= MAX_TOOL_ROUNDS => {
+                reply.tool_rounds += 1;
+                self.tool_error(&call.name, "refused: tool round limit reached".into(), ctx)
+            }
+            Decision::EndCall => {
                 reply.end_call = true;
                 ctx.emit(EventKind::ToolExecuted { name: call.name, result: "ending the call".into() });
             }
-            Err(reason) => self.tool_error(&call.name, format!("failed: {reason}"), ctx),
+            Decision::Invoke => {
+                reply.tool_rounds += 1;
+                reply.pending_tools += 1;
+                let name = call.name.clone();
+                let request = ToolRequest {
+                    name: call.name,
+                    arguments: call.arguments,
+                    credentials: self.config.settings.credentials.clone(),
+                };
+                let invocation = self.tools.invoke(request);
+                let result = futures_util::stream::once(async move {
+                    Frame::ToolResult { name, result: invocation.await.map_err(|e| e.message) }
+                });
+                ctx.start_job(result.boxed(), JobPolicy::CancelOnInterruption);
+            }
         }
+    }
+
+    /// A tool's answer came back from the backend.
+    fn on_tool_result(&mut self, name: String, result: Result<String, String>, ctx: &mut Context) {
+        let Some(reply) = &mut self.reply else { return };
+        reply.pending_tools = reply.pending_tools.saturating_sub(1);
+        match result {
+            Ok(result) => {
+                reply.follow_up = true;
+                ctx.emit(EventKind::ToolExecuted { name: name.clone(), result: result.clone() });
+                self.history.push(Role::Tool, format!("{name}: {result}"));
+            }
+            Err(reason) => self.tool_error(&name, format!("failed: {reason}"), ctx),
+        }
+        self.maybe_end_round(ctx);
     }
 
     fn on_llm_done(&mut self, ctx: &mut Context) {
         let Some(reply) = &mut self.reply else { return };
         reply.llm_job = None;
+        reply.llm_done = true;
+        self.maybe_end_round(ctx);
+    }
+
+    /// When the LLM's stream is over and every tool has answered: ask the
+    /// LLM again with the tools' results, or finish the reply.
+    fn maybe_end_round(&mut self, ctx: &mut Context) {
+        let Some(reply) = &mut self.reply else { return };
+        if !reply.llm_done || reply.pending_tools > 0 {
+            return;
+        }
         if reply.follow_up {
             reply.follow_up = false;
             self.ask_llm(ctx);
@@ -326,6 +362,7 @@ impl Processor for Responder {
                 ctx.push_down(Frame::ReplyText { utterance: reply.utterance, text });
             }
             Frame::LlmToolCall(call) => self.on_tool_call(call, ctx),
+            Frame::ToolResult { name, result } => self.on_tool_result(name, result, ctx),
             Frame::LlmDone => {
                 ctx.emit(EventKind::LlmDone);
                 self.on_llm_done(ctx);
@@ -348,53 +385,6 @@ impl Processor for Responder {
     }
 }
 
-enum ToolOutcome {
-    Result(String),
-    EndCall,
-}
-
-fn order_id(call: &ToolCall) -> Result<&str, String> {
-    let order_id = call
-        .arguments
-        .get("order_id")
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| format!("{} needs a string argument `order_id`", call.name))?;
-    if order_id.is_empty() || !order_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(format!("order id {order_id:?} is not an order number"));
-    }
-    Ok(order_id)
-}
-
-/// The tools themselves: deterministic business logic in code, with the
-/// customer's business rules applied here, whatever the LLM asked for.
-fn run_tool(call: &ToolCall, settings: &Settings) -> Result<ToolOutcome, String> {
-    match call.name.as_str() {
-        "check_order" => {
-            let order_id = order_id(call)?;
-            let digits: u32 = order_id.chars().filter_map(|c| c.to_digit(10)).sum();
-            let status = ["is being packed", "has shipped", "was delivered"][(digits % 3) as usize];
-            Ok(ToolOutcome::Result(format!("order {order_id} {status}")))
-        }
-        "issue_refund" => {
-            let order_id = order_id(call)?;
-            let amount = call
-                .arguments
-                .get("amount")
-                .and_then(serde_json::Value::as_f64)
-                .filter(|a| a.is_finite() && *a > 0.0)
-                .ok_or_else(|| "issue_refund needs a positive number `amount`".to_string())?;
-            match settings.rules.refund_limit {
-                Some(limit) if amount > limit => {
-                    Err(format!("a refund of {amount} is over the customer's refund limit of {limit}"))
-                }
-                _ => Ok(ToolOutcome::Result(format!("a refund of {amount:.2} was issued for order {order_id}"))),
-            }
-        }
-        "end_call" => Ok(ToolOutcome::EndCall),
-        other => Err(format!("no implementation for tool {other:?}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +398,19 @@ mod tests {
     impl LlmService for NoLlm {
         fn complete(&self, _: LlmRequest) -> BoxStream<'static, Result<LlmEvent, ServiceError>> {
             futures_util::stream::empty().boxed()
+        }
+    }
+
+    /// A tool backend that keeps every request it gets and answers "done".
+    #[derive(Default)]
+    struct Tools(std::sync::Mutex<Vec<ToolRequest>>);
+    impl ToolService for Tools {
+        fn invoke(
+            &self,
+            request: ToolRequest,
+        ) -> futures_util::future::BoxFuture<'static, Result<String, ServiceError>> {
+            self.0.lock().expect("lock").push(request);
+            Box::pin(async { Ok("done".to_string()) })
         }
     }
 
@@ -432,11 +435,15 @@ mod tests {
     }
 
     fn responder() -> Responder {
-        Responder::new(config(None), Arc::new(NoLlm), SharedHistory::default())
+        Responder::new(config(None), Arc::new(NoLlm), Arc::new(Tools::default()), SharedHistory::default())
     }
 
     fn started(overlay: Option<&str>) -> (Responder, Context) {
-        let mut r = Responder::new(config(overlay), Arc::new(NoLlm), SharedHistory::default());
+        started_with(overlay, Arc::new(Tools::default()))
+    }
+
+    fn started_with(overlay: Option<&str>, tools: Arc<Tools>) -> (Responder, Context) {
+        let mut r = Responder::new(config(overlay), Arc::new(NoLlm), tools, SharedHistory::default());
         let mut c = ctx();
         r.process(Frame::Start { sample_rate: 16_000 }, Origin::FromUpstream, &mut c);
         c.take_pushed();
@@ -491,6 +498,7 @@ mod tests {
         let mut r = Responder::new(
             config(Some(r#"{"schema_version": 2, "prompt": {"greeting": "Welcome to Globex."}}"#)),
             Arc::new(NoLlm),
+            Arc::new(Tools::default()),
             SharedHistory::default(),
         );
         let mut c = ctx();
@@ -523,27 +531,42 @@ mod tests {
         assert_eq!(r.node, "assist");
     }
 
-    #[test]
-    fn check_order_validates_its_argument_in_code() {
-        let settings = Settings::default();
-        let bad = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "1; drop"}) };
-        assert!(run_tool(&bad, &settings).is_err());
-        let good = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A123"}) };
-        assert!(matches!(run_tool(&good, &settings), Ok(ToolOutcome::Result(r)) if r == "order A123 is being packed"));
+    #[tokio::test]
+    async fn an_authorised_tool_goes_to_the_backend_with_the_customers_credentials_and_the_round_waits_for_it() {
+        let tools = Arc::new(Tools::default());
+        let overlay = r#"{"schema_version": 2, "credentials": {"crm_api_key": "sk-acme"}}"#;
+        let (mut r, mut c) = started_with(Some(overlay), tools.clone());
+        r.on_user_turn("check order A1".into(), false, &mut c);
+        c.started.clear();
+        let call = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A1"}) };
+        r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
+        c.take_pushed();
+        let invocation = c.started.pop().expect("the tool runs as a job").stream;
+        let sent = tools.0.lock().expect("lock").clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!((sent[0].name.as_str(), sent[0].credentials["crm_api_key"].expose()), ("check_order", "sk-acme"));
+        // The LLM's stream ends before the tool answers: nothing is said yet.
+        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+        assert!(c.take_pushed().is_empty() && c.started.is_empty(), "waits for the tool");
+        let answer = invocation.collect::<Vec<_>>().await.pop().expect("one answer");
+        r.process(answer, Origin::Job(JobId(2)), &mut c);
+        assert_eq!(r.history.snapshot().last().map(|m| m.content.as_str()), Some("check_order: done"));
+        assert_eq!(c.started.len(), 1, "the LLM is asked again with the result");
     }
 
-    #[test]
-    fn refunds_over_the_customer_limit_are_refused_in_code() {
-        let mut settings = Settings::default();
-        let refund = |amount: f64| ToolCall {
-            name: "issue_refund".into(),
-            arguments: serde_json::json!({"order_id": "A1", "amount": amount}),
-        };
-        assert!(matches!(run_tool(&refund(500.0), &settings), Ok(ToolOutcome::Result(_))), "no limit set");
-        settings.rules.refund_limit = Some(50.0);
-        assert!(matches!(run_tool(&refund(50.0), &settings), Ok(ToolOutcome::Result(_))));
-        let refused = run_tool(&refund(80.0), &settings).err().expect("over the limit");
-        assert!(refused.contains("refund limit of 50"), "{refused}");
-        assert!(run_tool(&refund(-5.0), &settings).is_err());
+    #[tokio::test]
+    async fn a_failing_tool_goes_back_to_the_llm_as_an_error_and_the_caller_hears_why() {
+        let (mut r, mut c) = started(None);
+        r.on_user_turn("check order A1".into(), false, &mut c);
+        let call = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A1"}) };
+        r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
+        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+        let failed = Frame::ToolResult { name: "check_order".into(), result: Err("504 from the CRM".into()) };
+        r.process(failed, Origin::Job(JobId(2)), &mut c);
+        let history = r.history.snapshot();
+        assert!(history.last().is_some_and(|m| m.content.contains("\"error\":\"failed: 504 from the CRM\"")));
+        c.take_pushed();
+        r.process(Frame::LlmDone, Origin::Job(JobId(3)), &mut c);
+        assert_eq!(texts(&c.take_pushed()), Settings::default().prompts.cannot_do);
     }
 }

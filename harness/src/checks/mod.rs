@@ -4,13 +4,15 @@
 //! Every call gets every check: truncation of every reply, the turn and
 //! stop budgets of every turn and every barge-in, the agent talking over
 //! the caller, a turn left unanswered, a silence inside a reply, a reply
-//! cut off with nobody talking, audio no TTS response produced, and a
-//! script the call ended before finishing.
+//! cut off with nobody talking, audio no TTS response produced, a tool
+//! call the tenant does not allow reaching the tool backend, and a script
+//! the call ended before finishing.
 
 mod bargein;
 mod diff;
 mod latency;
 mod playback;
+mod tools;
 mod truncation;
 mod truth;
 
@@ -45,6 +47,9 @@ pub enum FindingKind {
     FalseBargeIn,
     /// The caller heard audio that no TTS response produced.
     UnattributedAudio,
+    /// A tool call reached the backend that the tenant does not allow or
+    /// the LLM was not offered.
+    ToolNotAllowed,
     /// The call ended before the caller's script was done.
     ScriptIncomplete,
     /// The caller's script could not be carried out as written.
@@ -161,6 +166,7 @@ pub fn evaluate(record: &CallRecord) -> CallReport {
     }
     findings.extend(playback::gaps(&truth, budgets.gap_ms * 1000));
     findings.extend(playback::false_barge_ins(&truth, budgets.stop_ms * 1000));
+    findings.extend(tools::not_allowed(record));
     for (t_us, event) in record.events() {
         let at_ms = Some(t_us / 1000);
         match event {

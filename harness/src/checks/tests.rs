@@ -26,6 +26,10 @@ struct Call {
 
 impl Call {
     fn new(budgets: Budgets, round_trip_ms: u64) -> Self {
+        Self::with_allowlist(budgets, round_trip_ms, None)
+    }
+
+    fn with_allowlist(budgets: Budgets, round_trip_ms: u64, tool_allowlist: Option<Vec<String>>) -> Self {
         let started = Event::CallStarted {
             scenario: "hand-written".into(),
             seed: 1,
@@ -36,6 +40,7 @@ impl Call {
             budgets,
             round_trip_us: us(round_trip_ms),
             network: crate::line::Network::ideal(),
+            tool_allowlist,
         };
         Self { entries: vec![Entry { t_us: 0, event: started }], history: Vec::new(), utterances: 0 }
     }
@@ -358,4 +363,48 @@ fn an_agent_hanging_up_with_the_script_unfinished_is_a_finding() {
     let report = evaluate(&call.record(1200));
     assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), vec![FindingKind::ScriptIncomplete]);
     assert!(report.findings[0].message.contains("do you deliver on weekends"));
+}
+
+fn llm_offered(call: &mut Call, at: u64, request: usize, tools: &[&str]) {
+    call.push(
+        at,
+        Event::LlmRequest {
+            request,
+            model: "m".into(),
+            system_prompt: String::new(),
+            tools: tools.iter().map(|t| t.to_string()).collect(),
+            last_message: String::new(),
+        },
+    );
+}
+
+fn tool_invoked(call: &mut Call, at: u64, name: &str) {
+    let arguments = serde_json::json!({"order_id": "A1"});
+    call.push(at, Event::ToolInvoked { name: name.into(), arguments, credentials: vec![], result: Ok("done".into()) });
+}
+
+#[test]
+fn a_tool_call_the_tenant_allows_and_the_llm_was_offered_is_no_finding() {
+    let mut call = Call::with_allowlist(Budgets::default(), 2, Some(vec!["check_order".into()]));
+    llm_offered(&mut call, 100, 1, &["check_order"]);
+    tool_invoked(&mut call, 500, "check_order");
+    assert_eq!(kinds(&call.record(1000)), []);
+}
+
+#[test]
+fn a_tool_call_outside_the_tenants_allowlist_is_a_finding_even_if_the_llm_was_offered_it() {
+    let mut call = Call::with_allowlist(Budgets::default(), 2, Some(vec!["end_call".into()]));
+    llm_offered(&mut call, 100, 1, &["check_order", "end_call"]);
+    tool_invoked(&mut call, 500, "check_order");
+    assert_eq!(kinds(&call.record(1000)), [FindingKind::ToolNotAllowed]);
+}
+
+#[test]
+fn a_tool_call_the_llm_was_never_offered_is_a_finding_with_no_allowlist_known() {
+    let mut call = Call::new(Budgets::default(), 2);
+    tool_invoked(&mut call, 50, "check_order");
+    llm_offered(&mut call, 100, 1, &["check_order"]);
+    let report = evaluate(&call.record(1000));
+    assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::ToolNotAllowed]);
+    assert!(report.findings[0].message.contains("never offered"), "{}", report.findings[0].message);
 }

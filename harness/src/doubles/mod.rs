@@ -1,16 +1,18 @@
-//! Service doubles: STT, LLM and TTS that behave as a scenario says, and
+//! Service doubles: STT, LLM, TTS and the tool backend that behave as a scenario says, and
 //! write what they saw into the call record.
 
 mod align;
 mod errors;
 mod llm;
 mod stt;
+mod tools;
 mod tts;
 
 pub use align::{Alignment, Stem, align};
 pub use errors::{Conditions, RecognitionErrors, SharedConditions, degrade, word_error_rate};
 pub use llm::{LlmRule, LlmScript, ScriptedLlm};
 pub use stt::AligningStt;
+pub use tools::{CredentialSeen, ToolDouble, ToolScript, fingerprint};
 pub use tts::{TtsDouble, TtsResponse};
 
 use std::time::Duration;

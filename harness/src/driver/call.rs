@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use voicegate_agent::Session;
 use voicegate_agent::config::{AgentDefinition, EffectiveConfig, merge};
 use voicegate_agent::control::NewSession;
-use voicegate_agent::services::Services;
+use voicegate_agent::services::{Services, ToolService};
 use voicegate_agent::telemetry::{SessionId, TenantId, TraceId};
 
 use super::attribution::attribute;
@@ -16,8 +16,10 @@ use super::caller::Caller;
 use super::plan::{CallPlan, CallerAction, Pause};
 use crate::audio::render::{MicRenderer, Rendering, line_utterance, prepare_speech};
 use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, to_i16};
-use crate::doubles::{AligningStt, Busy, RecognitionErrors, ScriptedLlm, SharedConditions, Stem, TtsDouble};
-use crate::faults::{CallerTimeline, Fault, around_transport, keep_generated_reply};
+use crate::doubles::{
+    AligningStt, Busy, RecognitionErrors, ScriptedLlm, SharedConditions, Stem, ToolDouble, TtsDouble,
+};
+use crate::faults::{CallerTimeline, Fault, around_llm, around_transport, keep_generated_reply};
 use crate::line::Downlink;
 use crate::record::{CallClock, CallRecord, Entry, Event, Recorder, samples_to_us};
 use crate::seed::{Rng, digest_samples};
@@ -187,6 +189,7 @@ async fn call(
             budgets: plan.budgets,
             round_trip_us: plan.network.round_trip_us(),
             network: plan.network,
+            tool_allowlist: plan.tool_allowlist.clone(),
         },
     );
     let conditions = SharedConditions::default();
@@ -208,7 +211,10 @@ async fn call(
     let tts =
         TtsDouble::new(plan.tts_first_audio, Rng::derive(seed, "tts"), recorder.clone(), clock).with_busy(busy.clone());
     let responses = tts.responses();
-    let services = Services { stt: Arc::new(stt), llm: Arc::new(llm), tts: Arc::new(tts) };
+    let tools: Arc<dyn ToolService> =
+        Arc::new(ToolDouble::new(plan.tools.clone(), Rng::derive(seed, "tools"), recorder.clone(), clock));
+    let llm = around_llm(plan.agent.fault, Arc::new(llm), tools.clone());
+    let services = Services { stt: Arc::new(stt), llm, tts: Arc::new(tts), tools };
 
     let config = Arc::new(agent_config(plan, session));
     let mut id_rng = Rng::derive(seed, "ids");

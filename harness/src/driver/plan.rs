@@ -1,7 +1,7 @@
 //! What a call should do, as the scenario's steps describe it.
 
 use crate::audio::render::Rendering;
-use crate::doubles::{Latency, LlmScript};
+use crate::doubles::{Latency, LlmScript, ToolScript};
 use crate::faults::Fault;
 use crate::line::Network;
 
@@ -87,6 +87,11 @@ pub struct CallPlan {
     pub llm: LlmScript,
     pub stt_latency: Latency,
     pub tts_first_audio: Latency,
+    /// The customer's tool backend.
+    pub tools: ToolScript,
+    /// The tools the tenant's overlay allows, as deployed (`None`: all, or
+    /// not known).
+    pub tool_allowlist: Option<Vec<String>>,
     pub budgets: Budgets,
     pub agent: AgentOptions,
     /// The caller's microphone and line: noise, codec, echo, rate.
@@ -109,6 +114,8 @@ impl CallPlan {
             llm: LlmScript::default(),
             stt_latency: Latency { base_ms: 120, jitter_ms: 30 },
             tts_first_audio: Latency { base_ms: 100, jitter_ms: 20 },
+            tools: ToolScript::default(),
+            tool_allowlist: None,
             budgets: Budgets::default(),
             agent: AgentOptions::default(),
             rendering: Rendering::default(),

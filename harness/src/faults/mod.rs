@@ -3,15 +3,18 @@
 //!
 //! Nothing here is a mode of the agent. A fault is a decorator the harness
 //! puts around the agent's transport (what it sends and what reaches it)
-//! or around the memory it hands over at the end of the call, and it may
-//! use what only the harness knows (when the caller starts speaking).
+//! or services, or around the memory it hands over at the end of the call,
+//! and it may use what only the harness knows (when the caller starts
+//! speaking).
 
 mod memory;
+mod tools;
 mod transport;
 
 use serde::{Deserialize, Serialize};
 
 pub use memory::keep_generated_reply;
+pub use tools::around_llm;
 pub use transport::{CallerTimeline, around_transport};
 
 /// One injected bug; `--agent-fault NAME` and fixture manifests name it.
@@ -41,6 +44,9 @@ pub enum Fault {
     /// Nothing the agent says after the caller's last turn begins reaches
     /// the line.
     NeverAnswersLastTurn,
+    /// The agent sends every tool call the LLM proposes to the tool backend
+    /// before its code decides: a tool outside the customer's allowlist runs.
+    ToolOutsideAllowlist,
 }
 
 impl Fault {
@@ -55,6 +61,7 @@ impl Fault {
             Self::InsertsAudio => "inserts-audio",
             Self::AnswersOwnEcho => "answers-own-echo",
             Self::NeverAnswersLastTurn => "never-answers-last-turn",
+            Self::ToolOutsideAllowlist => "tool-outside-allowlist",
         }
     }
 

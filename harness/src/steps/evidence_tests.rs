@@ -18,6 +18,7 @@ const CHECKS: &[&str] = &[
     "call {int} heard {string}",
     "call {int} used overlay version {int}",
     "the agent refuses the tool {word}",
+    "the tool {word} was called with tenant {string}'s credential {string}",
     "every turn's end-of-turn stage takes at least {int} ms",
     "tenant {string}'s records contain {string}",
     "tenant {string}'s records and history never contain {string}",

@@ -41,6 +41,18 @@ fn llm_tool_only(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     Ok(())
 }
 
+fn tool_answers(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (tool, answer) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?.to_string());
+    w.plan_mut()?.tools.answers.insert(tool, Ok(answer));
+    Ok(())
+}
+
+fn tool_fails(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (tool, error) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?.to_string());
+    w.plan_mut()?.tools.answers.insert(tool, Err(error));
+    Ok(())
+}
+
 fn llm_first_token(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     w.plan_mut()?.llm.first_token = Latency { base_ms: u64::from(ms_arg(args, 0)?), jitter_ms: 0 };
     Ok(())
@@ -115,6 +127,8 @@ fn no_input(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 pub(super) fn steps() -> Vec<StepDef> {
     vec![
         def("the LLM answers {string} with {string}", llm_rule),
+        def("the tool {word} answers {string}", tool_answers),
+        def("the tool {word} fails with {string}", tool_fails),
         def("the LLM answers anything else with {string}", llm_default),
         def("the LLM answers {string} by calling {word} for order {string} and then says {string}", llm_tool_for_order),
         def("the LLM answers {string} by calling {word}", llm_tool_only),

@@ -85,6 +85,9 @@ pub struct World<'a> {
     /// Credential values from overlays the scenario uploaded, by (tenant,
     /// name), so steps can check for them without writing them out.
     pub credentials: std::collections::BTreeMap<(String, String), String>,
+    /// Each tenant's tool allowlist from the overlay the scenario last put
+    /// in place (`None`: every tool); a tenant missing here is not known.
+    pub tool_allowlists: std::collections::BTreeMap<String, Option<Vec<String>>>,
 }
 
 impl<'a> World<'a> {
@@ -101,6 +104,7 @@ impl<'a> World<'a> {
             last_answer: None,
             definitions_load: None,
             credentials: std::collections::BTreeMap::new(),
+            tool_allowlists: std::collections::BTreeMap::new(),
         }
     }
 
@@ -182,6 +186,7 @@ impl<'a> World<'a> {
         let mut next = self.plan.clone();
         next.seed = crate::seed::Rng::derive(self.plan.seed, &format!("call-{}", self.plans_started)).next_u64();
         next.script.clear();
+        next.tool_allowlist = tenant.as_ref().and_then(|t| self.tool_allowlists.get(t).cloned().flatten());
         next.tenant = tenant;
         next
     }

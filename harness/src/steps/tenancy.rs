@@ -51,7 +51,15 @@ fn put_overlay(w: &mut World<'_>, tenant: &str, document: &str) -> Result<ApiAns
         }
     }
     let token = token_for(w, tenant)?;
-    api_as(w, Method::PUT, "/v1/overlay", &token, Some(document))
+    let answer = api_as(w, Method::PUT, "/v1/overlay", &token, Some(document))?;
+    if (200..300).contains(&answer.status) {
+        let allow = serde_json::from_str::<Value>(document).ok().and_then(|overlay| {
+            let names = overlay.get("tools")?.get("allow")?.as_array()?.clone();
+            Some(names.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+        });
+        w.tool_allowlists.insert(tenant.to_string(), allow);
+    }
+    Ok(answer)
 }
 
 fn must_succeed(answer: ApiAnswer, what: &str) -> StepResult {
@@ -119,6 +127,9 @@ fn uploads_overlay(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 fn restores(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let (tenant, version) = (str_arg(args, 0)?.to_string(), int_arg(args, 1)?);
     let token = token_for(w, &tenant)?;
+    // Which overlay is in place now is the agent's business; the harness
+    // no longer knows the allowlist for certain.
+    w.tool_allowlists.remove(&tenant);
     api_as(w, Method::POST, &format!("/v1/overlay/versions/{version}/restore"), &token, None).map(|_| ())
 }
 
@@ -349,24 +360,35 @@ fn call_overlay_version(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 fn refuses_tool(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let tool = str_arg(args, 0)?.to_string();
     let call = w.call()?;
-    let mut refused = None;
+    let proposed =
+        call.outcome.record.events().any(|(_, e)| matches!(e, Event::LlmToolCall { name, .. } if *name == tool));
+    if !proposed {
+        return fail(format!("the LLM never proposed {tool}, so nothing was refused"));
+    }
+    if super::then::tools_invoked(call).contains(&tool) {
+        return fail(format!("{tool} reached the tool backend"));
+    }
+    Ok(())
+}
+
+fn tool_got_credential(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (tool, tenant, name) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?, str_arg(args, 2)?.to_string());
+    let expected = crate::doubles::fingerprint(&credential(w, tenant, &name)?);
+    let call = w.call()?;
+    let mut invoked = false;
     for (_, event) in call.outcome.record.events() {
-        if let Event::Agent(a) = event {
-            match &a.kind {
-                voicegate_agent::telemetry::EventKind::ToolRefused { name, reason } if *name == tool => {
-                    refused = Some(reason.clone())
-                }
-                voicegate_agent::telemetry::EventKind::ToolExecuted { name, .. } if *name == tool => {
-                    return fail(format!("the agent ran {tool}"));
-                }
-                _ => {}
+        if let Event::ToolInvoked { name: invoked_name, credentials, .. } = event
+            && *invoked_name == tool
+        {
+            invoked = true;
+            if !credentials.iter().any(|c| c.name == name && c.fingerprint == expected) {
+                return fail(format!(
+                    "{tool} reached the backend without tenant {tenant:?}'s {name:?} (it carried {credentials:?})"
+                ));
             }
         }
     }
-    match refused {
-        Some(_) => Ok(()),
-        None => fail(format!("the LLM's proposal of {tool} was never refused (was it proposed?)")),
-    }
+    if invoked { Ok(()) } else { fail(format!("{tool} never reached the tool backend")) }
 }
 
 fn end_of_turn_at_least(w: &mut World<'_>, args: &[Arg]) -> StepResult {
@@ -553,6 +575,7 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("call {int} heard {string}", call_heard),
         def("call {int} used overlay version {int}", call_overlay_version),
         def("the agent refuses the tool {word}", refuses_tool),
+        def("the tool {word} was called with tenant {string}'s credential {string}", tool_got_credential),
         def("every turn's end-of-turn stage takes at least {int} ms", end_of_turn_at_least),
         def("tenant {string}'s records contain {string}", tenant_records_contain),
         def("tenant {string}'s records and history never contain {string}", tenant_never_contains),

@@ -211,16 +211,23 @@ fn agent_hung_up(w: &mut World<'_>, _: &[Arg]) -> StepResult {
     }
 }
 
+/// The tools that reached the backend, as its double recorded them.
+pub(super) fn tools_invoked(call: &CompletedCall) -> Vec<String> {
+    let invoked = call.outcome.record.events().filter_map(|(_, e)| match e {
+        Event::ToolInvoked { name, .. } => Some(name.clone()),
+        _ => None,
+    });
+    invoked.collect()
+}
+
 fn tool_ran(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let tool = str_arg(args, 0)?.to_string();
-    let call = w.call()?;
-    let ran = call
-        .outcome
-        .record
-        .history()
-        .iter()
-        .any(|m| m.role == Role::Tool && m.content.starts_with(&format!("{tool}:")));
-    if ran { Ok(()) } else { fail(format!("the agent never ran {tool}")) }
+    let invoked = tools_invoked(w.call()?);
+    if invoked.contains(&tool) {
+        Ok(())
+    } else {
+        fail(format!("{tool} never reached the tool backend (it got {invoked:?})"))
+    }
 }
 
 fn never_cut_off(w: &mut World<'_>, _: &[Arg]) -> StepResult {
