@@ -87,3 +87,19 @@ Feature: Barge-in
         | 30  | 1.0  |
         | 15  | 3.0  |
         | 30  | 3.0  |
+
+  Rule: A false interruption does not cost the caller the reply
+
+    Scenario: The caller says "okay" while the agent talks, and hears the whole reply
+      When the caller says "what are your opening hours"
+      And the caller says "okay" as a backchannel 1.5 seconds into the agent's reply
+      Then the caller hears "from ten until four on saturday"
+      And the agent's history holds only the words the caller heard
+      And the agent's history contains "monday to friday and from ten until four on saturday"
+
+    Scenario: The caller coughs while the agent talks, and hears the whole reply
+      When the caller says "what are your opening hours"
+      And the caller coughs 2 seconds into the agent's reply
+      Then the caller hears "from ten until four on saturday"
+      And the agent's history holds only the words the caller heard
+      And the agent's history contains "monday to friday and from ten until four on saturday"

@@ -59,10 +59,12 @@ pub enum Frame {
     BotStartedSpeaking {
         utterance: UtteranceId,
     },
-    /// The caller finished hearing a reply, or it was cut off (upstream).
+    /// The caller finished hearing a reply, or it was cut off (upstream),
+    /// having heard its first `heard_words` words.
     BotStoppedSpeaking {
         utterance: UtteranceId,
         interrupted: bool,
+        heard_words: usize,
     },
     /// Reply audio just sent to the caller (upstream), so that voice
     /// activity detection can tell the agent's own echo from the caller.
@@ -74,6 +76,11 @@ pub enum Frame {
     // ---- control ----
     /// The responder begins a reply; TTS and output group audio under it.
     ReplyStarted {
+        utterance: UtteranceId,
+    },
+    /// The reply that follows goes on with one the caller cut off by a
+    /// false interruption: its heard words join that assistant message.
+    ReplyResumes {
         utterance: UtteranceId,
     },
     /// The responder has produced all text of the reply.
@@ -149,7 +156,10 @@ impl Frame {
             | Frame::BotStartedSpeaking { .. }
             | Frame::BotStoppedSpeaking { .. }
             | Frame::PlaybackReference { .. } => FrameClass::System,
-            Frame::ReplyStarted { .. } | Frame::ReplyTextDone { .. } | Frame::EndAfterReply => FrameClass::Control,
+            Frame::ReplyStarted { .. }
+            | Frame::ReplyResumes { .. }
+            | Frame::ReplyTextDone { .. }
+            | Frame::EndAfterReply => FrameClass::Control,
             Frame::Transcription { .. }
             | Frame::UserTurn { .. }
             | Frame::ReplyText { .. }

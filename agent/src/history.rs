@@ -32,6 +32,20 @@ impl SharedHistory {
         }
     }
 
+    /// Add `content` to the end of the last message if it has `role`;
+    /// otherwise append it as a new message. Used when a reply cut off by a
+    /// false interruption goes on.
+    pub fn extend_last(&self, role: Role, content: &str) {
+        let mut messages = self.lock();
+        match messages.last_mut() {
+            Some(last) if last.role == role => {
+                last.content.push(' ');
+                last.content.push_str(content);
+            }
+            _ => messages.push(ChatMessage::new(role, content)),
+        }
+    }
+
     pub fn snapshot(&self) -> Vec<ChatMessage> {
         self.lock().clone()
     }
@@ -57,7 +71,8 @@ mod tests {
         b.push(Role::Assistant, "hello");
         assert_eq!(a.snapshot(), b.snapshot());
         assert_eq!(a.len(), 2);
-        b.replace_last(Role::Assistant, "hello there");
+        b.replace_last(Role::Assistant, "hello");
+        b.extend_last(Role::Assistant, "there");
         a.replace_last(Role::User, "bye");
         let roles: Vec<_> = a.snapshot().into_iter().map(|m| (m.role, m.content)).collect();
         assert_eq!(

@@ -138,6 +138,13 @@ pub enum EventKind {
         heard_words: usize,
         generated_words: usize,
     },
+    /// A reply cut off by a false interruption (no words, or only a
+    /// backchannel) goes on as `utterance` from word `from_word` of `cut`.
+    ReplyResumed {
+        utterance: u32,
+        cut: u32,
+        from_word: usize,
+    },
     ClearSent,
     HistoryCommitted {
         role: String,

@@ -56,6 +56,10 @@ pub enum Event {
         audio_digest: String,
         /// Speech over the noise mixed under it, dB; `None` without noise.
         snr_db: Option<f64>,
+        /// Said only to show the caller is listening ("okay", "mm-hm"): not
+        /// a turn, and not a barge-in; the agent should carry on.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        backchannel: bool,
     },
     /// A run of one TTS response's samples `[from, to)` the caller heard.
     AgentAudioPlayed {

@@ -3,6 +3,7 @@
 mod input;
 mod output;
 mod responder;
+mod spoken;
 mod stt;
 mod tool_policy;
 mod tts;

@@ -35,6 +35,8 @@ struct Reply {
     samples_sent: usize,
     text_done: bool,
     started_speaking: bool,
+    /// Goes on with the last assistant message (a resumed reply).
+    continues: bool,
 }
 
 impl Reply {
@@ -49,6 +51,7 @@ impl Reply {
             samples_sent: 0,
             text_done: false,
             started_speaking: false,
+            continues: false,
         }
     }
 
@@ -158,8 +161,9 @@ impl OutputTransport {
     fn finish_completed(&mut self, ctx: &mut Context) {
         while self.replies.front().is_some_and(Reply::finished) {
             let reply = self.replies.pop_front().expect("front exists");
-            self.commit(&reply.heard_text(), ctx);
-            ctx.push_up(Frame::BotStoppedSpeaking { utterance: reply.utterance, interrupted: false });
+            self.commit(&reply, ctx);
+            let heard_words = reply.heard;
+            ctx.push_up(Frame::BotStoppedSpeaking { utterance: reply.utterance, interrupted: false, heard_words });
             if self.replies.is_empty() && self.end_after_reply {
                 ctx.emit(EventKind::Hangup { reason: "the flow ended the call".into() });
                 self.send(AgentMessage::Hangup);
@@ -168,12 +172,17 @@ impl OutputTransport {
         }
     }
 
-    fn commit(&self, text: &str, ctx: &mut Context) {
+    fn commit(&self, reply: &Reply, ctx: &mut Context) {
+        let text = reply.heard_text();
         if text.trim().is_empty() {
             return;
         }
-        self.history.push(Role::Assistant, text);
-        ctx.emit(EventKind::HistoryCommitted { role: "assistant".into(), text: text.into() });
+        if reply.continues {
+            self.history.extend_last(Role::Assistant, &text);
+        } else {
+            self.history.push(Role::Assistant, text.as_str());
+        }
+        ctx.emit(EventKind::HistoryCommitted { role: "assistant".into(), text });
     }
 
     /// The caller cut in (or hung up): stop playback and keep what was heard.
@@ -190,8 +199,9 @@ impl OutputTransport {
                 heard_words: reply.heard,
                 generated_words,
             });
-            self.commit(&reply.heard_text(), ctx);
-            ctx.push_up(Frame::BotStoppedSpeaking { utterance: reply.utterance, interrupted: true });
+            self.commit(&reply, ctx);
+            let heard_words = reply.heard;
+            ctx.push_up(Frame::BotStoppedSpeaking { utterance: reply.utterance, interrupted: true, heard_words });
         }
         self.end_after_reply = false;
     }
@@ -207,6 +217,7 @@ impl Processor for OutputTransport {
             Frame::ReplyStarted { utterance } => {
                 self.reply_mut(utterance);
             }
+            Frame::ReplyResumes { utterance } => self.reply_mut(utterance).continues = true,
             Frame::ReplyText { utterance, text } => self.reply_mut(utterance).generated.push_str(&text),
             Frame::OutputAudio { utterance, samples, sample_rate, words } => {
                 self.on_audio(utterance, samples, sample_rate, words, ctx);

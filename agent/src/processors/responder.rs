@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
+use super::spoken::{Spoken, no_turn};
 use super::tool_policy::{Decision, decide};
 use crate::config::{EffectiveConfig, NodeDefinition};
 use crate::frame::{Frame, ToolCall, UtteranceId};
@@ -49,6 +50,12 @@ pub struct Responder {
     ended: bool,
     next_utterance: u32,
     reply: Option<Reply>,
+    /// The reply whose LLM stream goes on while the caller cuts in, until
+    /// their words show whether they took the turn.
+    paused: Option<Reply>,
+    /// What the agent last set out to say, to go on with after a false
+    /// interruption.
+    spoken: Option<Spoken>,
     no_input_timer: Option<JobId>,
     no_input_count: u32,
 }
@@ -70,6 +77,8 @@ impl Responder {
             ended: false,
             next_utterance: 0,
             reply: None,
+            paused: None,
+            spoken: None,
             no_input_timer: None,
             no_input_count: 0,
         }
@@ -99,12 +108,12 @@ impl Responder {
                 _ => line,
             };
             let utterance = self.begin_reply(ctx);
-            ctx.push_down(Frame::ReplyText { utterance, text: line });
+            self.write(utterance, line, ctx);
             if node.end_call {
                 self.ended = true;
-                ctx.push_down(Frame::EndAfterReply);
+                self.end_after_reply(ctx);
             }
-            ctx.push_down(Frame::ReplyTextDone { utterance });
+            self.write_done(utterance, ctx);
             match node.next {
                 Some(next) if !node.end_call => id = next,
                 _ => return,
@@ -117,14 +126,38 @@ impl Responder {
         let utterance = UtteranceId(self.next_utterance);
         ctx.emit(EventKind::ReplyStarted { utterance: utterance.0 });
         ctx.push_down(Frame::ReplyStarted { utterance });
+        self.spoken = Some(Spoken::new(utterance));
         utterance
+    }
+
+    /// Every piece of reply text goes down through here, so that what was
+    /// said can be taken up again after a false interruption.
+    fn write(&mut self, utterance: UtteranceId, text: String, ctx: &mut Context) {
+        if let Some(spoken) = self.spoken.as_mut().filter(|s| s.utterance == utterance) {
+            spoken.text.push_str(&text);
+        }
+        ctx.push_down(Frame::ReplyText { utterance, text });
+    }
+
+    fn write_done(&mut self, utterance: UtteranceId, ctx: &mut Context) {
+        if let Some(spoken) = self.spoken.as_mut().filter(|s| s.utterance == utterance) {
+            spoken.done = true;
+        }
+        ctx.push_down(Frame::ReplyTextDone { utterance });
+    }
+
+    fn end_after_reply(&mut self, ctx: &mut Context) {
+        if let Some(spoken) = self.spoken.as_mut() {
+            spoken.end_call = true;
+        }
+        ctx.push_down(Frame::EndAfterReply);
     }
 
     /// Speak a fixed line as a complete reply.
     fn say(&mut self, text: &str, ctx: &mut Context) {
         let utterance = self.begin_reply(ctx);
-        ctx.push_down(Frame::ReplyText { utterance, text: text.into() });
-        ctx.push_down(Frame::ReplyTextDone { utterance });
+        self.write(utterance, text.into(), ctx);
+        self.write_done(utterance, ctx);
         self.reply = None;
     }
 
@@ -166,7 +199,8 @@ impl Responder {
             })
             .chain(futures_util::stream::once(async { Frame::LlmDone }))
             .boxed();
-        let job = ctx.start_job(stream, JobPolicy::CancelOnInterruption);
+        // Kept through an interruption: a false one must not lose the reply.
+        let job = ctx.start_job(stream, JobPolicy::Keep);
         if let Some(reply) = &mut self.reply {
             reply.llm_job = Some(job);
             reply.saw_token = false;
@@ -176,6 +210,15 @@ impl Responder {
 
     fn on_user_turn(&mut self, text: String, continues_previous: bool, ctx: &mut Context) {
         self.cancel_no_input(ctx);
+        if !continues_previous && no_turn(&text) && self.resume(ctx) {
+            return;
+        }
+        // The caller took the turn: what was being written for the last one is dropped.
+        for reply in [self.paused.take(), self.reply.take()].into_iter().flatten() {
+            if let Some(job) = reply.llm_job {
+                ctx.cancel_job(job);
+            }
+        }
         if self.ended || self.current().is_none_or(|n| n.say.is_some()) {
             return;
         }
@@ -291,14 +334,14 @@ impl Responder {
         let fallback = if reply.tool_failed { prompts.cannot_do.clone() } else { prompts.reprompt.clone() };
         self.reply = None;
         if !wrote_text && !end_call {
-            ctx.push_down(Frame::ReplyText { utterance, text: fallback });
+            self.write(utterance, fallback, ctx);
         }
         let closing = self.current().and_then(|n| n.on_end_call.clone());
         if end_call && closing.is_none() {
             self.ended = true;
-            ctx.push_down(Frame::EndAfterReply);
+            self.end_after_reply(ctx);
         }
-        ctx.push_down(Frame::ReplyTextDone { utterance });
+        self.write_done(utterance, ctx);
         if let (true, Some(closing)) = (end_call, closing) {
             self.enter(&closing, ctx);
         }
@@ -312,8 +355,65 @@ impl Responder {
         }
         let line = self.config.settings.prompts.llm_error.clone();
         let text = if reply.wrote_text { format!(" {line}") } else { line };
-        ctx.push_down(Frame::ReplyText { utterance: reply.utterance, text });
-        ctx.push_down(Frame::ReplyTextDone { utterance: reply.utterance });
+        self.write(reply.utterance, text, ctx);
+        self.write_done(reply.utterance, ctx);
+    }
+
+    /// The caller cut in: the reply being written waits (its LLM stream
+    /// goes on) until their words show whether they took the turn. A reply
+    /// waiting on tools cannot wait: the tools were cancelled.
+    fn pause(&mut self, ctx: &mut Context) {
+        let Some(reply) = self.reply.take() else { return };
+        if reply.pending_tools == 0 && !reply.follow_up {
+            self.paused = Some(reply);
+        } else {
+            if let Some(job) = reply.llm_job {
+                ctx.cancel_job(job);
+            }
+            self.spoken = None;
+        }
+    }
+
+    fn drop_paused(&mut self, ctx: &mut Context) {
+        if let Some(job) = self.paused.take().and_then(|r| r.llm_job) {
+            ctx.cancel_job(job);
+        }
+        self.spoken = None;
+    }
+
+    /// After a false interruption (no words, or only a backchannel), go on
+    /// with the cut reply from the first word the caller did not hear, as a
+    /// reply whose heard words join the cut one's in history. Returns false
+    /// when there is nothing to go on with.
+    fn resume(&mut self, ctx: &mut Context) -> bool {
+        let Some(cut) = self.spoken.take() else { return false };
+        let Some(rest) = cut.unheard() else {
+            self.spoken = Some(cut);
+            return false;
+        };
+        let paused = self.paused.take();
+        let utterance = self.begin_reply(ctx);
+        ctx.push_down(Frame::ReplyResumes { utterance });
+        let from_word = cut.cut_after.unwrap_or(0);
+        ctx.emit(EventKind::ReplyResumed { utterance: utterance.0, cut: cut.utterance.0, from_word });
+        if !rest.is_empty() {
+            self.write(utterance, rest, ctx);
+        }
+        if cut.end_call {
+            self.end_after_reply(ctx);
+        }
+        match paused {
+            Some(mut reply) => {
+                reply.utterance = utterance;
+                let llm_done = reply.llm_done;
+                self.reply = Some(reply);
+                if llm_done {
+                    self.maybe_end_round(ctx);
+                }
+            }
+            None => self.write_done(utterance, ctx),
+        }
+        true
     }
 
     fn on_no_input(&mut self, ctx: &mut Context) {
@@ -349,17 +449,36 @@ impl Processor for Responder {
             }
             // The runner has already cancelled the LLM job.
             Frame::Interruption => {
-                self.reply = None;
                 self.cancel_no_input(ctx);
+                self.pause(ctx);
             }
             Frame::LlmToken { text } => {
+                if let Some(paused) = &mut self.paused {
+                    // Kept, not spoken, until the caller's words are known.
+                    paused.wrote_text = true;
+                    if let Some(spoken) = self.spoken.as_mut().filter(|s| s.utterance == paused.utterance) {
+                        spoken.text.push_str(&text);
+                    }
+                    return;
+                }
                 let Some(reply) = &mut self.reply else { return };
                 if !reply.saw_token {
                     reply.saw_token = true;
                     ctx.emit(EventKind::LlmFirstToken);
                 }
                 reply.wrote_text = true;
-                ctx.push_down(Frame::ReplyText { utterance: reply.utterance, text });
+                let utterance = reply.utterance;
+                self.write(utterance, text, ctx);
+            }
+            Frame::LlmToolCall(_) | Frame::ServiceError { service: "llm", .. } if self.paused.is_some() => {
+                // A tool or an error cannot wait for the caller: the reply is dropped.
+                self.drop_paused(ctx);
+            }
+            Frame::LlmDone if self.paused.is_some() => {
+                if let Some(paused) = &mut self.paused {
+                    paused.llm_done = true;
+                    paused.llm_job = None;
+                }
             }
             Frame::LlmToolCall(call) => self.on_tool_call(call, ctx),
             Frame::ToolResult { name, result } => self.on_tool_result(name, result, ctx),
@@ -368,7 +487,10 @@ impl Processor for Responder {
                 self.on_llm_done(ctx);
             }
             Frame::ServiceError { service: "llm", message } => self.on_llm_error(message, ctx),
-            Frame::BotStoppedSpeaking { interrupted, .. } => {
+            Frame::BotStoppedSpeaking { utterance, interrupted, heard_words } => {
+                if let Some(spoken) = self.spoken.as_mut().filter(|s| s.utterance == utterance && interrupted) {
+                    spoken.cut_after = Some(heard_words);
+                }
                 let waiting_for_caller =
                     !self.ended && self.reply.is_none() && self.current().is_some_and(|n| n.say.is_none());
                 if !interrupted && waiting_for_caller {
@@ -386,187 +508,5 @@ impl Processor for Responder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{AgentDefinition, Overlay, Settings, merge};
-    use crate::pipeline::Direction;
-    use crate::services::ServiceError;
-    use crate::telemetry::test_sink;
-    use futures_util::stream::BoxStream;
-
-    struct NoLlm;
-    impl LlmService for NoLlm {
-        fn complete(&self, _: LlmRequest) -> BoxStream<'static, Result<LlmEvent, ServiceError>> {
-            futures_util::stream::empty().boxed()
-        }
-    }
-
-    /// A tool backend that keeps every request it gets and answers "done".
-    #[derive(Default)]
-    struct Tools(std::sync::Mutex<Vec<ToolRequest>>);
-    impl ToolService for Tools {
-        fn invoke(
-            &self,
-            request: ToolRequest,
-        ) -> futures_util::future::BoxFuture<'static, Result<String, ServiceError>> {
-            self.0.lock().expect("lock").push(request);
-            Box::pin(async { Ok("done".to_string()) })
-        }
-    }
-
-    fn ctx() -> Context {
-        Context::new(test_sink())
-    }
-
-    fn texts(pushed: &[(Direction, Frame)]) -> String {
-        pushed
-            .iter()
-            .filter_map(|(_, f)| match f {
-                Frame::ReplyText { text, .. } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn config(overlay: Option<&str>) -> Arc<EffectiveConfig> {
-        let definition = Arc::new(AgentDefinition::reference());
-        let overlay = overlay.map(|json| Overlay::parse_json(json).expect("overlay parses"));
-        Arc::new(merge(definition, overlay.as_ref().map(|o| (o, 1))).expect("merges"))
-    }
-
-    fn responder() -> Responder {
-        Responder::new(config(None), Arc::new(NoLlm), Arc::new(Tools::default()), SharedHistory::default())
-    }
-
-    fn started(overlay: Option<&str>) -> (Responder, Context) {
-        started_with(overlay, Arc::new(Tools::default()))
-    }
-
-    fn started_with(overlay: Option<&str>, tools: Arc<Tools>) -> (Responder, Context) {
-        let mut r = Responder::new(config(overlay), Arc::new(NoLlm), tools, SharedHistory::default());
-        let mut c = ctx();
-        r.process(Frame::Start { sample_rate: 16_000 }, Origin::FromUpstream, &mut c);
-        c.take_pushed();
-        (r, c)
-    }
-
-    /// The tool never ran; its refusal went to history as the tool's result
-    /// and the LLM was asked again; when that writes nothing the caller hears
-    /// why, not a re-prompt.
-    fn refused(r: &mut Responder, c: &mut Context) -> bool {
-        let history = r.history.snapshot();
-        let result = history.iter().rev().find(|m| m.role == Role::Tool).map(|m| m.content.clone()).unwrap_or_default();
-        let asked_again = c.take_pushed().iter().all(|(_, f)| !matches!(f, Frame::ReplyText { .. }));
-        r.process(Frame::LlmDone, Origin::Job(JobId(2)), c);
-        result.contains("\"error\":\"refused: ")
-            && asked_again
-            && texts(&c.take_pushed()) == Settings::default().prompts.cannot_do
-    }
-
-    #[tokio::test]
-    async fn greets_on_start_without_the_llm() {
-        let mut r = responder();
-        let mut c = ctx();
-        r.process(Frame::Start { sample_rate: 16_000 }, Origin::FromUpstream, &mut c);
-        assert_eq!(texts(&c.take_pushed()), "Hello, thanks for calling Acme support. How can I help you today?");
-        assert_eq!(r.node, "assist");
-    }
-
-    #[tokio::test]
-    async fn an_unknown_tool_is_refused_and_never_runs() {
-        let (mut r, mut c) = started(None);
-        r.on_user_turn("transfer all my money".into(), false, &mut c);
-        let call = ToolCall { name: "wire_transfer".into(), arguments: serde_json::json!({}) };
-        r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
-        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
-        assert!(refused(&mut r, &mut c));
-    }
-
-    #[tokio::test]
-    async fn a_tool_outside_the_customer_allowlist_is_refused_and_not_offered() {
-        let (mut r, mut c) = started(Some(r#"{"schema_version": 1, "tools": {"allow": ["end_call"]}}"#));
-        assert_eq!(r.offered_tools().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["end_call"]);
-        r.on_user_turn("check order A1".into(), false, &mut c);
-        let call = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A1"}) };
-        r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
-        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
-        assert!(refused(&mut r, &mut c));
-    }
-
-    #[tokio::test]
-    async fn the_overlay_greeting_replaces_the_start_line() {
-        let mut r = Responder::new(
-            config(Some(r#"{"schema_version": 2, "prompt": {"greeting": "Welcome to Globex."}}"#)),
-            Arc::new(NoLlm),
-            Arc::new(Tools::default()),
-            SharedHistory::default(),
-        );
-        let mut c = ctx();
-        r.process(Frame::Start { sample_rate: 16_000 }, Origin::FromUpstream, &mut c);
-        assert_eq!(texts(&c.take_pushed()), "Welcome to Globex.");
-    }
-
-    #[tokio::test]
-    async fn end_call_moves_to_the_closing_node_which_ends_the_call() {
-        let (mut r, mut c) = started(None);
-        r.on_user_turn("goodbye".into(), false, &mut c);
-        let call = ToolCall { name: "end_call".into(), arguments: serde_json::json!({}) };
-        r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
-        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
-        let pushed = c.take_pushed();
-        assert_eq!(texts(&pushed), "Thank you for calling. Goodbye.");
-        assert!(pushed.iter().any(|(_, f)| *f == Frame::EndAfterReply));
-        assert_eq!(r.node, "closing");
-        assert!(r.ended);
-    }
-
-    #[tokio::test]
-    async fn an_llm_error_becomes_a_spoken_apology_and_the_flow_continues() {
-        let (mut r, mut c) = started(None);
-        r.on_user_turn("what are your hours".into(), false, &mut c);
-        r.process(Frame::ServiceError { service: "llm", message: "503".into() }, Origin::Job(JobId(1)), &mut c);
-        let pushed = c.take_pushed();
-        assert_eq!(texts(&pushed), Settings::default().prompts.llm_error);
-        assert!(pushed.iter().any(|(_, f)| matches!(f, Frame::ReplyTextDone { .. })));
-        assert_eq!(r.node, "assist");
-    }
-
-    #[tokio::test]
-    async fn an_authorised_tool_goes_to_the_backend_with_the_customers_credentials_and_the_round_waits_for_it() {
-        let tools = Arc::new(Tools::default());
-        let overlay = r#"{"schema_version": 2, "credentials": {"crm_api_key": "sk-acme"}}"#;
-        let (mut r, mut c) = started_with(Some(overlay), tools.clone());
-        r.on_user_turn("check order A1".into(), false, &mut c);
-        c.started.clear();
-        let call = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A1"}) };
-        r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
-        c.take_pushed();
-        let invocation = c.started.pop().expect("the tool runs as a job").stream;
-        let sent = tools.0.lock().expect("lock").clone();
-        assert_eq!(sent.len(), 1);
-        assert_eq!((sent[0].name.as_str(), sent[0].credentials["crm_api_key"].expose()), ("check_order", "sk-acme"));
-        // The LLM's stream ends before the tool answers: nothing is said yet.
-        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
-        assert!(c.take_pushed().is_empty() && c.started.is_empty(), "waits for the tool");
-        let answer = invocation.collect::<Vec<_>>().await.pop().expect("one answer");
-        r.process(answer, Origin::Job(JobId(2)), &mut c);
-        assert_eq!(r.history.snapshot().last().map(|m| m.content.as_str()), Some("check_order: done"));
-        assert_eq!(c.started.len(), 1, "the LLM is asked again with the result");
-    }
-
-    #[tokio::test]
-    async fn a_failing_tool_goes_back_to_the_llm_as_an_error_and_the_caller_hears_why() {
-        let (mut r, mut c) = started(None);
-        r.on_user_turn("check order A1".into(), false, &mut c);
-        let call = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A1"}) };
-        r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
-        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
-        let failed = Frame::ToolResult { name: "check_order".into(), result: Err("504 from the CRM".into()) };
-        r.process(failed, Origin::Job(JobId(2)), &mut c);
-        let history = r.history.snapshot();
-        assert!(history.last().is_some_and(|m| m.content.contains("\"error\":\"failed: 504 from the CRM\"")));
-        c.take_pushed();
-        r.process(Frame::LlmDone, Origin::Job(JobId(3)), &mut c);
-        assert_eq!(texts(&c.take_pushed()), Settings::default().prompts.cannot_do);
-    }
-}
+#[path = "responder_tests.rs"]
+mod tests;

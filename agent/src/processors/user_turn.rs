@@ -33,10 +33,10 @@ impl Processor for UserTurnAggregator {
             Frame::Transcription { text } => {
                 let text = text.trim().to_string();
                 if text.is_empty() {
-                    // Nothing usable was heard; an open turn stays as it is.
-                    if self.open_turn.is_none() {
-                        ctx.push_down(Frame::UserTurn { text, continues_previous: false });
-                    }
+                    // Nothing usable was heard (a cough, a door): an open
+                    // turn stays open, and the responder goes on with
+                    // whatever the noise cut off.
+                    ctx.push_down(Frame::UserTurn { text, continues_previous: false });
                     return;
                 }
                 let (text, continues_previous) = match self.open_turn.take() {

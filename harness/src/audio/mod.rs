@@ -3,6 +3,7 @@
 
 pub mod channel;
 mod corpus;
+mod cough;
 #[cfg(feature = "espeak")]
 pub mod espeak;
 pub mod flac;
@@ -14,6 +15,7 @@ mod voice;
 mod wav;
 
 pub use corpus::{Corpus, CorpusEntry, CorpusManifest, CorpusWord, Utterance, normalise_text};
+pub use cough::cough;
 pub use resample::{StreamResampler, resample};
 pub use voice::synth_voice;
 pub use wav::{read_wav, write_wav};

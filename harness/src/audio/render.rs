@@ -153,7 +153,7 @@ impl Rendering {
     }
 }
 
-fn db_to_power(db: f64) -> f64 {
+pub(crate) fn db_to_power(db: f64) -> f64 {
     10f64.powf(db / 10.0)
 }
 

@@ -35,7 +35,7 @@ pub struct BargeInReport {
 
 pub fn barge_ins(truth: &CallTruth, truncation: &[ReplyTruncation]) -> Vec<BargeInReport> {
     let mut reports = Vec::new();
-    for utterance in &truth.utterances {
+    for utterance in truth.utterances.iter().filter(|u| !u.backchannel) {
         let Some(reply) = truth.reply_playing_at(utterance.start_us) else { continue };
         let judged = truncation.iter().find(|t| t.reply == reply);
         let stop = truth.talking_until(utterance.start_us, BRIDGE_US, utterance.end_us);

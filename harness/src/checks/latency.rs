@@ -124,6 +124,7 @@ pub fn turns(record: &CallRecord, truth: &CallTruth) -> Vec<TurnReport> {
     truth
         .utterances
         .iter()
+        .filter(|u| !u.backchannel)
         .enumerate()
         .map(|(position, utterance)| {
             let reply = truth.replies.iter().find(|r| r.after_utterances == position + 1 && r.played());

@@ -4,7 +4,8 @@
 //! Every call gets every check: truncation of every reply, the turn and
 //! stop budgets of every turn and every barge-in, the agent talking over
 //! the caller, a turn left unanswered, a silence inside a reply, a reply
-//! cut off with nobody talking, audio no TTS response produced, a tool
+//! cut off with nobody talking, a reply a backchannel cost the caller,
+//! audio no TTS response produced, a tool
 //! call the tenant does not allow reaching the tool backend, and a script
 //! the call ended before finishing.
 
@@ -45,6 +46,8 @@ pub enum FindingKind {
     PlayoutGap,
     /// The agent cut its own reply off with no caller speech.
     FalseBargeIn,
+    /// The agent stopped for a backchannel and never finished the reply.
+    ReplyLost,
     /// The caller heard audio that no TTS response produced.
     UnattributedAudio,
     /// A tool call reached the backend that the tenant does not allow or
@@ -166,6 +169,7 @@ pub fn evaluate(record: &CallRecord) -> CallReport {
     }
     findings.extend(playback::gaps(&truth, budgets.gap_ms * 1000));
     findings.extend(playback::false_barge_ins(&truth, budgets.stop_ms * 1000));
+    findings.extend(playback::lost_to_backchannels(&truth, budgets.stop_ms * 1000));
     findings.extend(tools::not_allowed(record));
     for (t_us, event) in record.events() {
         let at_ms = Some(t_us / 1000);

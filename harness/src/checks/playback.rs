@@ -1,6 +1,6 @@
 //! What the caller's playback shows by itself: silences inside a reply
-//! (playout underruns) and replies cut off with nobody talking over them
-//! (false barge-ins).
+//! (playout underruns), replies cut off with nobody talking over them
+//! (false barge-ins), and replies a backchannel cost the caller.
 
 use super::truth::{CallTruth, PlayedSpan, Reply};
 use super::{Finding, FindingKind};
@@ -73,6 +73,41 @@ pub fn false_barge_ins(truth: &CallTruth, after_us: u64) -> Vec<Finding> {
                 index + 1,
                 cut / 1000,
                 last_words_before(reply, cut)
+            ),
+        });
+    }
+    findings
+}
+
+/// Replies cut off while the caller was only backchannelling ("okay" while
+/// the agent talks) that never went on: the rest of the reply was lost.
+pub fn lost_to_backchannels(truth: &CallTruth, after_us: u64) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (index, reply) in truth.replies.iter().enumerate() {
+        let Some(cut) = reply.last_us().filter(|_| reply.cut()) else { continue };
+        let mut over = truth.utterances.iter().filter(|u| u.start_us <= cut && cut <= u.end_us + after_us);
+        let Some(backchannel) = over.clone().find(|u| u.backchannel) else { continue };
+        if over.any(|u| !u.backchannel) {
+            continue;
+        }
+        let unheard: Vec<String> =
+            reply.word_ends().into_iter().filter(|(_, _, heard)| !heard).map(|(w, _, _)| w).collect();
+        findings.push(Finding {
+            kind: FindingKind::ReplyLost,
+            at_ms: Some(cut / 1000),
+            message: format!(
+                "reply {}: the caller {} at {} ms, not taking the turn; the agent stopped at {} ms, after \"{}\", and \
+                 never went on: the caller never heard \"{}\"",
+                index + 1,
+                if backchannel.text.is_empty() {
+                    "coughed".to_string()
+                } else {
+                    format!("said {:?}", backchannel.text)
+                },
+                backchannel.start_us / 1000,
+                cut / 1000,
+                last_words_before(reply, cut),
+                unheard.join(" ")
             ),
         });
     }

@@ -52,6 +52,16 @@ impl Call {
 
     /// The caller says `text` from `start` to `end`, words evenly spread.
     fn caller(&mut self, text: &str, start: u64, end: u64) -> &mut Self {
+        self.history.push(ChatMessage::new(Role::User, text));
+        self.speech(text, start, end, false)
+    }
+
+    /// The caller says `text` only to show they are listening.
+    fn backchannel(&mut self, text: &str, start: u64, end: u64) -> &mut Self {
+        self.speech(text, start, end, true)
+    }
+
+    fn speech(&mut self, text: &str, start: u64, end: u64, backchannel: bool) -> &mut Self {
         let words: Vec<&str> = text.split(' ').collect();
         let step = (end - start) / words.len() as u64;
         let words = words
@@ -65,7 +75,6 @@ impl Call {
             .collect();
         let utterance = self.utterances;
         self.utterances += 1;
-        self.history.push(ChatMessage::new(Role::User, text));
         self.push(
             start,
             Event::CallerSpeech {
@@ -75,6 +84,7 @@ impl Call {
                 words,
                 audio_digest: String::new(),
                 snr_db: None,
+                backchannel,
             },
         )
     }
@@ -407,4 +417,43 @@ fn a_tool_call_the_llm_was_never_offered_is_a_finding_with_no_allowlist_known() 
     let report = evaluate(&call.record(1000));
     assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::ToolNotAllowed]);
     assert!(report.findings[0].message.contains("never offered"), "{}", report.findings[0].message);
+}
+
+/// The caller asks, and says "okay" over the answer's fifth word; the
+/// agent stops at once.
+fn okay_over_the_answer() -> Call {
+    let mut call = greeted();
+    call.caller("what are your hours", 1500, 2500)
+        .tts(2, 2700, "we are open from nine to five")
+        .play(2, 3000, 0, 800)
+        .backchannel("okay", 3500, 3800)
+        .clear(3800);
+    call
+}
+
+#[test]
+fn a_reply_that_goes_on_after_an_okay_is_one_reply_and_no_finding() {
+    let mut call = okay_over_the_answer();
+    call.tts(3, 4800, "nine to five").play(3, 5000, 0, 600).said("we are open from nine to five");
+    let report = evaluate(&call.record(7000));
+    assert_eq!(report.findings, []);
+    assert_eq!(report.turns.len(), 1, "a backchannel is no turn");
+    assert!(report.barge_ins.is_empty(), "nor a barge-in");
+}
+
+#[test]
+fn a_reply_an_okay_cut_off_for_good_is_a_reply_lost_finding() {
+    let mut call = okay_over_the_answer();
+    call.said("we are open from");
+    let report = evaluate(&call.record(7000));
+    assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::ReplyLost]);
+    assert!(report.findings[0].message.contains("never heard \"nine to five\""), "{}", report.findings[0].message);
+}
+
+#[test]
+fn an_answer_to_the_okay_instead_of_the_rest_is_a_reply_lost_finding() {
+    let mut call = okay_over_the_answer();
+    call.tts(3, 4800, "sorry i did not catch that").play(3, 5000, 0, 1200).said("we are open from");
+    call.said("sorry i did not catch that");
+    assert_eq!(kinds(&call.record(7000)), [FindingKind::ReplyLost]);
 }

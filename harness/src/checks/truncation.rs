@@ -197,7 +197,7 @@ pub fn check(
                     (Some(first), Some(last)) => truth
                         .utterances
                         .iter()
-                        .find(|u| first <= u.start_us && u.start_us < last)
+                        .find(|u| !u.backchannel && first <= u.start_us && u.start_us < last)
                         .map(|u| (u.start_us, u.start_us + stop_budget_us)),
                     _ => None,
                 };

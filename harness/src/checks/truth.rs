@@ -8,6 +8,12 @@
 //! by when it began to play, keeps a reply whole when the caller starts
 //! talking on the very tick one of its chunks starts playing. A word was
 //! heard when its last sample was played.
+//!
+//! A backchannel ("okay" while the agent talks) starts no reply. Speech the
+//! agent asks for after it cut a reply off, with no caller turn between,
+//! belongs to that reply when it goes on with the cut words (the agent
+//! resumed after a false interruption): the reply then has two segments,
+//! and only the heard words of the first count as said.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +29,8 @@ pub struct CallerUtterance {
     /// End of the last word.
     pub end_us: u64,
     pub words: Vec<TimedWord>,
+    /// Said only to show the caller is listening: no turn, no barge-in.
+    pub backchannel: bool,
 }
 
 /// A run of one response's samples `[from, to)` the caller played.
@@ -104,21 +112,68 @@ impl ResponsePlay {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
-    /// Caller utterances started before the agent asked for this reply.
+    /// Caller turns (backchannels aside) started before the agent asked
+    /// for this reply.
     pub after_utterances: usize,
     /// Its responses in request order, played or not.
     pub responses: Vec<ResponsePlay>,
+    /// Where the reply went on after being cut off: the index of the first
+    /// response of each later segment, and how many words of the segment
+    /// before it stand (the rest the later segment says again).
+    pub resumed_at: Vec<(usize, usize)>,
 }
 
 impl Reply {
+    fn new(after_utterances: usize, response: ResponsePlay) -> Self {
+        Self { after_utterances, responses: vec![response], resumed_at: Vec::new() }
+    }
+
+    /// The first response of the last segment.
+    fn last_segment(&self) -> usize {
+        self.resumed_at.last().map_or(0, |&(response, _)| response)
+    }
+
+    fn segment_starts(&self) -> Vec<usize> {
+        std::iter::once(0).chain(self.resumed_at.iter().map(|&(response, _)| response)).collect()
+    }
+
     pub fn heard_words(&self) -> Vec<String> {
-        self.responses.iter().flat_map(ResponsePlay::heard_words).collect()
+        self.word_ends().into_iter().filter(|(_, _, heard)| *heard).map(|(w, _, _)| w).collect()
     }
 
     /// Every word the agent asked to speak in this reply, in order, with
-    /// when it ended (or would have) and whether the caller heard it.
+    /// when it ended (or would have) and whether the caller heard it. Of a
+    /// segment the agent cut off and went on from, only the words it did
+    /// not say again (all of them heard); a word heard and then said again
+    /// counts once.
     pub fn word_ends(&self) -> Vec<(String, Option<u64>, bool)> {
-        self.responses.iter().flat_map(ResponsePlay::word_ends).collect()
+        let starts = self.segment_starts();
+        let mut words = Vec::new();
+        for (k, &start) in starts.iter().enumerate() {
+            let end = starts.get(k + 1).copied().unwrap_or(self.responses.len());
+            let segment = self.responses[start..end].iter().flat_map(ResponsePlay::word_ends);
+            match self.resumed_at.get(k) {
+                Some(&(_, stands)) => words.extend(segment.take(stands)),
+                None => words.extend(segment),
+            }
+        }
+        words
+    }
+
+    /// If `next` goes on with this reply's last segment where the caller
+    /// stopped hearing it, how many of the segment's words stand: its first
+    /// words must be the segment's words from at or before the first word
+    /// not heard (the latest such point).
+    fn goes_on_with(&self, next: &ResponsePlay) -> Option<usize> {
+        let segment: Vec<(String, Option<u64>, bool)> =
+            self.responses[self.last_segment()..].iter().flat_map(ResponsePlay::word_ends).collect();
+        let first_unheard = segment.iter().take_while(|(_, _, heard)| *heard).count();
+        let next: Vec<String> = next.word_ends().into_iter().map(|(w, _, _)| w).collect();
+        (0..=first_unheard.min(segment.len().saturating_sub(1))).rev().find(|&from| {
+            let rest = &segment[from..];
+            let n = rest.len().min(next.len());
+            n > 0 && rest[..n].iter().map(|(w, _, _)| w).eq(next[..n].iter())
+        })
     }
 
     pub fn spans(&self) -> impl Iterator<Item = &PlayedSpan> {
@@ -141,6 +196,10 @@ impl Reply {
     /// Playback stopped before the end of what the agent asked to say.
     pub fn cut(&self) -> bool {
         let Some(last_played) = self.responses.iter().rposition(ResponsePlay::played) else { return false };
+        if last_played < self.last_segment() {
+            // It went on, and nothing of that has played yet.
+            return true;
+        }
         self.responses[last_played].cut() || last_played + 1 < self.responses.len()
     }
 
@@ -157,6 +216,7 @@ fn agent_onsets(utterances: &[CallerUtterance], gateway_clears_us: &[u64], netwo
     let (uplink, leg) = (network.uplink_us(), u64::from(network.one_way_ms) * 1000);
     utterances
         .iter()
+        .filter(|u| !u.backchannel)
         .map(|u| {
             let (from, to) = (u.start_us + uplink, u.end_us + uplink);
             gateway_clears_us
@@ -197,13 +257,16 @@ impl CallTruth {
             end_us = end_us.max(t_us);
             match event {
                 Event::CallStarted { network: n, .. } => network = *n,
-                Event::CallerSpeech { utterance, text, end_us, words, .. } => utterances.push(CallerUtterance {
-                    index: *utterance,
-                    text: text.clone(),
-                    start_us: t_us,
-                    end_us: *end_us,
-                    words: words.clone(),
-                }),
+                Event::CallerSpeech { utterance, text, end_us, words, backchannel, .. } => {
+                    utterances.push(CallerUtterance {
+                        index: *utterance,
+                        text: text.clone(),
+                        start_us: t_us,
+                        end_us: *end_us,
+                        words: words.clone(),
+                        backchannel: *backchannel,
+                    })
+                }
                 Event::TtsRequest { request, text, words, sample_rate, samples, .. } => {
                     responses.insert(
                         *request,
@@ -243,11 +306,24 @@ impl CallTruth {
         playback.sort_by_key(|s| (s.start_us, s.end_us));
         let mut replies: Vec<Reply> = Vec::new();
         let onsets = agent_onsets(&utterances, &gateway_clears_us, &network);
+        let leg = u64::from(network.one_way_ms) * 1000;
+        let clears_sent: Vec<u64> = gateway_clears_us.iter().map(|c| c.saturating_sub(leg)).collect();
         for response in responses.into_values() {
             let after = onsets.iter().filter(|&&onset| onset < response.requested_us).count();
             match replies.last_mut() {
-                Some(reply) if reply.after_utterances == after => reply.responses.push(response),
-                _ => replies.push(Reply { after_utterances: after, responses: vec![response] }),
+                Some(reply) if reply.after_utterances == after => {
+                    let previous = reply.responses.last().map_or(0, |r| r.requested_us);
+                    let cut_since = clears_sent.iter().any(|&c| previous <= c && c <= response.requested_us);
+                    if !cut_since {
+                        reply.responses.push(response);
+                    } else if let Some(stands) = reply.goes_on_with(&response) {
+                        reply.resumed_at.push((reply.responses.len(), stands));
+                        reply.responses.push(response);
+                    } else {
+                        replies.push(Reply::new(after, response));
+                    }
+                }
+                _ => replies.push(Reply::new(after, response)),
             }
         }
         Self { utterances, replies, playback, clears_us, end_us, llm_streams: llm.into_values().collect() }

@@ -15,7 +15,7 @@ use super::attribution::attribute;
 use super::caller::Caller;
 use super::plan::{CallPlan, CallerAction, Pause};
 use crate::audio::render::{MicRenderer, Rendering, line_utterance, prepare_speech};
-use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, to_i16};
+use crate::audio::{AudioError, Corpus, CorpusWord, LINE_RATE, cough, to_i16};
 use crate::doubles::{
     AligningStt, Busy, RecognitionErrors, ScriptedLlm, SharedConditions, Stem, ToolDouble, TtsDouble,
 };
@@ -149,6 +149,11 @@ pub fn run_call(plan: &CallPlan, corpus: &Corpus, session: Option<&NewSession>) 
         match action {
             CallerAction::Say { text, pauses } => {
                 stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, pauses, &plan.rendering)?)
+            }
+            CallerAction::Interrupt { text, backchannel: true, .. } if text.is_empty() => {
+                let mut rng = Rng::derive(plan.seed, &format!("cough-{}", stems.len()));
+                let samples = to_i16(&cough(&plan.rendering, &mut rng));
+                stems.push(Stem { text: String::new(), samples, sample_rate: LINE_RATE, words: Vec::new() })
             }
             CallerAction::Interrupt { text, .. } => {
                 stems.push(render_stem(corpus, text, &plan.accent, &plan.variant, &[], &plan.rendering)?)

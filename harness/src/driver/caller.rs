@@ -30,6 +30,9 @@ use crate::seed::digest_samples;
 pub(super) const FRAME: usize = (LINE_RATE as u64 * FRAME_MS / 1000) as usize;
 /// The agent counts as done once it has been quiet this long.
 const AGENT_DONE_SILENCE_MS: u64 = 800;
+/// After a backchannel the agent may have paused to listen: it counts as
+/// done only once it has been quiet this long.
+const AFTER_BACKCHANNEL_SILENCE_MS: u64 = 3_000;
 /// Give up waiting for a reply after this long and go on with the script.
 const REPLY_TIMEOUT_MS: u64 = 12_000;
 /// Agent audio resuming within this many samples (250 ms) is the same
@@ -54,6 +57,7 @@ pub(super) struct Speaking {
     stem: usize,
     position: usize,
     started_at: usize,
+    backchannel: bool,
 }
 
 /// An interruption on its way: the step began at `began`; the reply it
@@ -66,6 +70,7 @@ pub(super) struct PendingInterrupt {
     /// Responses the agent had asked for when the reply began.
     first_response: usize,
     target: Option<usize>,
+    backchannel: bool,
 }
 
 pub(super) enum Waiting {
@@ -143,6 +148,8 @@ pub(super) struct State {
     pub(super) hung_up_by_agent: bool,
     /// Where on the timeline the caller last heard a `clear` take effect.
     pub(super) last_clear_heard: Option<usize>,
+    /// A backchannel since the caller's last turn.
+    pub(super) backchannel_since_turn: bool,
 }
 
 impl Caller {
@@ -166,6 +173,7 @@ impl Caller {
             reply_start: None,
             hung_up_by_agent: false,
             last_clear_heard: None,
+            backchannel_since_turn: false,
         };
         self.line.send(CallerMessage::Start { sample_rate: self.renderer.output_rate() });
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(FRAME_MS));
@@ -247,8 +255,8 @@ impl Caller {
 
     /// Has the agent finished replying to the caller's last turn?
     fn agent_done(&self, s: &State, now: usize) -> bool {
-        let quiet =
-            |since: usize| now.saturating_sub(since) as u64 * 1000 >= AGENT_DONE_SILENCE_MS * u64::from(LINE_RATE);
+        let silence_ms = if s.backchannel_since_turn { AFTER_BACKCHANNEL_SILENCE_MS } else { AGENT_DONE_SILENCE_MS };
+        let quiet = |since: usize| now.saturating_sub(since) as u64 * 1000 >= silence_ms * u64::from(LINE_RATE);
         let replied = s.reply_start.is_some();
         let playing = !s.queue.is_empty();
         match s.last_agent_sample {
@@ -285,7 +293,7 @@ impl Caller {
             CallerAction::Say { .. } => {
                 self.script.pop_front();
                 let stem = self.take_stem(s);
-                self.start_speaking(s, now, stem);
+                self.start_speaking(s, now, stem, false);
                 false
             }
             CallerAction::Silence { ms } => {
@@ -294,11 +302,18 @@ impl Caller {
                 false
             }
             CallerAction::HangUp => true,
-            CallerAction::Interrupt { at, .. } => {
+            CallerAction::Interrupt { at, backchannel, .. } => {
                 self.script.pop_front();
                 let stem = self.take_stem(s);
-                let pending =
-                    PendingInterrupt { at, stem, began: now, reply_start: None, first_response: 0, target: None };
+                let pending = PendingInterrupt {
+                    at,
+                    stem,
+                    began: now,
+                    reply_start: None,
+                    first_response: 0,
+                    target: None,
+                    backchannel,
+                };
                 self.interrupt_step(s, now, pending);
                 false
             }
@@ -331,7 +346,7 @@ impl Caller {
                     "no reply came to interrupt within {} s; the caller spoke anyway",
                     REPLY_TIMEOUT_MS / 1000
                 ));
-                self.start_speaking(s, now, p.stem);
+                self.start_speaking(s, now, p.stem, p.backchannel);
                 return;
             } else {
                 s.waiting = Waiting::Interrupt(p);
@@ -361,7 +376,7 @@ impl Caller {
                 if now >= target
                     && (self.busy.idle() || !matches!(p.at, InterruptAt::LastWord { first_chunk: false, .. })) =>
             {
-                self.start_speaking(s, now, p.stem)
+                self.start_speaking(s, now, p.stem, p.backchannel)
             }
             // The agent cut its own reply short: that is its doing, not the
             // scenario's (the checks report it); the caller says its piece.
@@ -373,7 +388,7 @@ impl Caller {
                     ms(s.last_agent_sample.unwrap_or(now)),
                     p.at
                 ));
-                self.start_speaking(s, now, p.stem);
+                self.start_speaking(s, now, p.stem, p.backchannel);
             }
             _ if !self.agent_talking(s, now) => {
                 self.script_error(format!(
@@ -420,7 +435,7 @@ impl Caller {
         Some(to_line(at + super::interrupt::into_last_word(response, percent)?, rate))
     }
 
-    fn start_speaking(&mut self, s: &mut State, now: usize, stem: usize) {
+    fn start_speaking(&mut self, s: &mut State, now: usize, stem: usize, backchannel: bool) {
         let clean = &self.stems[stem];
         let noise = self.renderer.noise_power(now, now + clean.samples.len());
         let snr = (noise > 0.0).then(|| {
@@ -434,7 +449,7 @@ impl Caller {
         shared[stem].snr_db = snr;
         drop(shared);
         self.timeline.push(now / FRAME, (now + clean.samples.len()).div_ceil(FRAME));
-        s.speaking = Some(Speaking { utterance: s.utterances, stem, position: 0, started_at: now });
+        s.speaking = Some(Speaking { utterance: s.utterances, stem, position: 0, started_at: now, backchannel });
         s.utterances += 1;
     }
 
@@ -511,9 +526,15 @@ impl Caller {
                 words,
                 audio_digest: digest_samples(&stem.samples),
                 snr_db,
+                backchannel: speaking.backchannel,
             },
         );
-        s.my_turn_end = at + stem.samples.len();
-        s.reply_start = None;
+        // A backchannel is no turn: the caller still waits for the reply
+        // it was said over to finish.
+        s.backchannel_since_turn = speaking.backchannel;
+        if !speaking.backchannel {
+            s.my_turn_end = at + stem.samples.len();
+            s.reply_start = None;
+        }
     }
 }

@@ -41,8 +41,10 @@ impl std::fmt::Display for InterruptAt {
 pub enum CallerAction {
     /// Wait for the agent to finish speaking, then say this.
     Say { text: String, pauses: Vec<Pause> },
-    /// Speak over the agent's next reply.
-    Interrupt { at: InterruptAt, text: String },
+    /// Speak over the agent's next reply: to take the turn, or (a
+    /// backchannel: "okay", "mm-hm") only to show they are listening, when
+    /// the agent should carry on. A backchannel with no text is a cough.
+    Interrupt { at: InterruptAt, text: String, backchannel: bool },
     /// Wait for the agent to finish, then stay silent this long.
     Silence { ms: u32 },
     /// Wait for the agent to finish, then hang up.

@@ -44,6 +44,10 @@ pub enum Fault {
     /// Nothing the agent says after the caller's last turn begins reaches
     /// the line.
     NeverAnswersLastTurn,
+    /// After a `clear`, nothing the agent sends reaches the line until the
+    /// caller next starts to speak: a reply cut off by a false interruption
+    /// (a cough, an "okay") is never finished.
+    LosesCutReply,
     /// The agent sends every tool call the LLM proposes to the tool backend
     /// before its code decides: a tool outside the customer's allowlist runs.
     ToolOutsideAllowlist,
@@ -61,6 +65,7 @@ impl Fault {
             Self::InsertsAudio => "inserts-audio",
             Self::AnswersOwnEcho => "answers-own-echo",
             Self::NeverAnswersLastTurn => "never-answers-last-turn",
+            Self::LosesCutReply => "loses-cut-reply",
             Self::ToolOutsideAllowlist => "tool-outside-allowlist",
         }
     }

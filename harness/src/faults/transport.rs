@@ -50,6 +50,8 @@ struct Decorator {
     confirmed: HashSet<String>,
     /// Nothing from the agent reaches the line any more.
     silenced: bool,
+    /// [`Fault::LosesCutReply`]: the frame the agent's last `clear` came at.
+    cleared_at: Option<usize>,
     /// [`Fault::CommitSent`]: the latest mark sent, not confirmed yet (so
     /// the agent still knows it is talking, and clears on a barge-in).
     held: Option<String>,
@@ -99,6 +101,12 @@ impl Decorator {
                         if timeline.iter().any(|&(start, end)| frame >= start + EARLY_END_FRAMES && frame < end) =>
                     {
                         samples.fill(0)
+                    }
+                    Fault::LosesCutReply
+                        if self.cleared_at.is_some_and(|at| timeline.iter().any(|&(s, _)| s > at && s == frame)) =>
+                    {
+                        self.silenced = false;
+                        self.cleared_at = None;
                     }
                     Fault::AnswersOwnEcho if self.echo_from.is_some_and(|from| frame >= from) => {
                         let take = samples.len().min(self.echo.len());
@@ -162,6 +170,11 @@ impl Decorator {
                 }
             }
             AgentMessage::Clear if self.fault == Fault::NeverClear => {}
+            AgentMessage::Clear if self.fault == Fault::LosesCutReply => {
+                self.silenced = true;
+                self.cleared_at = Some(self.frames);
+                self.line(AgentMessage::Clear);
+            }
             AgentMessage::Clear => {
                 self.held = None;
                 self.echo.clear();
@@ -195,6 +208,7 @@ pub fn around_transport(
         outstanding: Vec::new(),
         confirmed: HashSet::new(),
         silenced: false,
+        cleared_at: None,
         held: None,
         media_sent: 0,
         echo: std::collections::VecDeque::new(),

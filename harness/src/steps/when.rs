@@ -25,19 +25,37 @@ fn says_hesitating(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 }
 
 fn interrupts_after(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let seconds = float_arg(args, 0)?;
+    let at = into_reply(float_arg(args, 0)?)?;
+    let text = str_arg(args, 1)?.to_string();
+    w.plan_mut()?.script.push(CallerAction::Interrupt { at, text, backchannel: false });
+    Ok(())
+}
+
+/// A point `seconds` into the agent's reply.
+fn into_reply(seconds: f64) -> Result<InterruptAt, StepError> {
     if !(0.0..=60.0).contains(&seconds) {
         return Err(StepError::Invalid(format!("{seconds} seconds: expected 0 to 60")));
     }
-    let at = InterruptAt::AfterMs((seconds * 1000.0).round() as u32);
-    let text = str_arg(args, 1)?.to_string();
-    w.plan_mut()?.script.push(CallerAction::Interrupt { at, text });
+    Ok(InterruptAt::AfterMs((seconds * 1000.0).round() as u32))
+}
+
+fn backchannels_after(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let text = str_arg(args, 0)?.to_string();
+    let at = into_reply(float_arg(args, 1)?)?;
+    w.plan_mut()?.script.push(CallerAction::Interrupt { at, text, backchannel: true });
+    Ok(())
+}
+
+fn coughs_after(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let at = into_reply(float_arg(args, 0)?)?;
+    w.plan_mut()?.script.push(CallerAction::Interrupt { at, text: String::new(), backchannel: true });
     Ok(())
 }
 
 fn last_word(w: &mut World<'_>, args: &[Arg], first_chunk: bool) -> StepResult {
     let text = str_arg(args, 0)?.to_string();
-    w.plan_mut()?.script.push(CallerAction::Interrupt { at: InterruptAt::LastWord { percent: 25, first_chunk }, text });
+    let at = InterruptAt::LastWord { percent: 25, first_chunk };
+    w.plan_mut()?.script.push(CallerAction::Interrupt { at, text, backchannel: false });
     Ok(())
 }
 
@@ -71,6 +89,8 @@ pub(super) fn steps() -> Vec<StepDef> {
             "the caller interrupts during the last word of the agent's first sentence saying {string}",
             interrupts_first_chunk_last_word,
         ),
+        def("the caller says {string} as a backchannel {float} seconds into the agent's reply", backchannels_after),
+        def("the caller coughs {float} seconds into the agent's reply", coughs_after),
         def("the caller stays silent for {int} seconds", silent),
         def("the caller hangs up", hangs_up),
     ]
