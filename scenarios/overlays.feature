@@ -117,6 +117,21 @@ Feature: Customer overlays
     And tenant "globex"'s stored history and agent logs contain "4111 2222"
     And call 1 heard "thank you i have noted"
 
+  Scenario: The agent reports its answer and barge-in times against the tenant's budgets
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "budgets": {"turn_ms": 1234, "stop_ms": 321}}
+      """
+    And the LLM answers "opening hours" with "We are open from nine in the morning until half past five in the evening, Monday to Friday."
+    When tenant "acme" calls
+    And the caller says "what are your opening hours"
+    And the caller interrupts 1.0 seconds into the agent's reply saying "actually I need to speak to someone"
+    # Only reply_latency and barge_in_detected events carry a budget_ms.
+    Then tenant "acme"'s stored history and agent logs contain '"kind":"reply_latency"'
+    And tenant "acme"'s stored history and agent logs contain '"budget_ms":1234}'
+    And tenant "acme"'s stored history and agent logs contain '"kind":"barge_in_detected"'
+    And tenant "acme"'s stored history and agent logs contain '"budget_ms":321}'
+
   Scenario: A credential is used by the agent but never shown
     Given tenant "acme" has an overlay:
       """

@@ -139,6 +139,23 @@ pub enum EventKind {
         generated_words: usize,
     },
     ClearSent,
+    /// The first audio of the answer to a caller's turn went out `ms` after
+    /// the VAD ended the turn, against the agent's own `budgets.turn_ms`
+    /// (the end-of-turn silence before it, the line and the caller's
+    /// playout add the rest of what the caller waits).
+    ReplyLatency {
+        utterance: u32,
+        ms: u64,
+        budget_ms: u32,
+    },
+    /// The caller started talking over a reply and the VAD needed
+    /// `detected_after_ms` of their speech to decide it was a barge-in,
+    /// against the agent's own `budgets.stop_ms` (the line, the clear and
+    /// the caller's playout add the rest of the stop).
+    BargeInDetected {
+        detected_after_ms: u64,
+        budget_ms: u32,
+    },
     HistoryCommitted {
         role: String,
         text: String,
