@@ -147,6 +147,26 @@ Feature: Customer overlays
     And the answer does not show tenant "acme"'s credential "crm_api_key"
     And no record, history or agent log of tenant "acme" shows its credential "crm_api_key"
 
+  Scenario: Business hours in an overlay written before schema 4 still load, and are named as ignored
+    # Schema 4 retired rules.business_hours: nothing in the flow read them.
+    # Stored overlays are data and keep loading; the field reaches no setting.
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 3, "voice": "verse", "rules": {"business_hours": {"open": "09:00", "close": "17:00", "days": ["mon", "tue"]}}}
+      """
+    When tenant "acme" calls
+    And the caller says "what are your opening hours"
+    Then tenant "acme"'s config preview shows "voice" as "verse" from the overlay
+    And tenant "acme"'s config preview ignores "rules.business_hours"
+    And tenant "acme"'s stored history and agent logs contain '"ignored_fields":["rules.business_hours"]'
+
+  Scenario: A schema 4 overlay may not set the retired business hours
+    When tenant "acme" uploads the overlay:
+      """
+      {"schema_version": 4, "rules": {"business_hours": {"open": "09:00", "close": "17:00", "days": ["mon"]}}}
+      """
+    Then the upload is rejected naming "rules.business_hours"
+
   Scenario: The tenant's refund limit is enforced in code, whatever the LLM proposes
     Given tenant "acme" has an overlay:
       """

@@ -83,6 +83,7 @@ impl Session {
                 .filter(|(_, s)| **s == Source::Overlay)
                 .map(|(p, _)| p.clone())
                 .collect(),
+            ignored_fields: config.ignored.clone(),
         });
         let history = SharedHistory::default();
         let (hangup_tx, hangup_rx) = watch::channel(false);
