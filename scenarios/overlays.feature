@@ -117,6 +117,21 @@ Feature: Customer overlays
     And tenant "globex"'s stored history and agent logs contain "4111 2222"
     And call 1 heard "thank you i have noted"
 
+  Scenario: The agent reports its answer and barge-in times against the tenant's budgets
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 2, "budgets": {"turn_ms": 1234, "stop_ms": 321}}
+      """
+    And the LLM answers "opening hours" with "We are open from nine in the morning until half past five in the evening, Monday to Friday."
+    When tenant "acme" calls
+    And the caller says "what are your opening hours"
+    And the caller interrupts 1.0 seconds into the agent's reply saying "actually I need to speak to someone"
+    # Only reply_latency and barge_in_detected events carry a budget_ms.
+    Then tenant "acme"'s stored history and agent logs contain '"kind":"reply_latency"'
+    And tenant "acme"'s stored history and agent logs contain '"budget_ms":1234}'
+    And tenant "acme"'s stored history and agent logs contain '"kind":"barge_in_detected"'
+    And tenant "acme"'s stored history and agent logs contain '"budget_ms":321}'
+
   Scenario: A credential goes with the customer's tool calls but is never shown
     Given tenant "acme" has an overlay:
       """
@@ -134,6 +149,26 @@ Feature: Customer overlays
     And tenant "acme"'s config preview shows "credentials.crm_api_key" as "[redacted]" from the overlay
     And the answer does not show tenant "acme"'s credential "crm_api_key"
     And no record, history or agent log of tenant "acme" shows its credential "crm_api_key"
+
+  Scenario: Business hours in an overlay written before schema 4 still load, and are named as ignored
+    # Schema 4 retired rules.business_hours: nothing in the flow read them.
+    # Stored overlays are data and keep loading; the field reaches no setting.
+    Given tenant "acme" has an overlay:
+      """
+      {"schema_version": 3, "voice": "verse", "rules": {"business_hours": {"open": "09:00", "close": "17:00", "days": ["mon", "tue"]}}}
+      """
+    When tenant "acme" calls
+    And the caller says "what are your opening hours"
+    Then tenant "acme"'s config preview shows "voice" as "verse" from the overlay
+    And tenant "acme"'s config preview ignores "rules.business_hours"
+    And tenant "acme"'s stored history and agent logs contain '"ignored_fields":["rules.business_hours"]'
+
+  Scenario: A schema 4 overlay may not set the retired business hours
+    When tenant "acme" uploads the overlay:
+      """
+      {"schema_version": 4, "rules": {"business_hours": {"open": "09:00", "close": "17:00", "days": ["mon"]}}}
+      """
+    Then the upload is rejected naming "rules.business_hours"
 
   Scenario: The tenant's refund limit is enforced in code, whatever the LLM proposes
     Given tenant "acme" has an overlay:

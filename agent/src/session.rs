@@ -83,18 +83,22 @@ impl Session {
                 .filter(|(_, s)| **s == Source::Overlay)
                 .map(|(p, _)| p.clone())
                 .collect(),
+            ignored_fields: config.ignored.clone(),
         });
         let history = SharedHistory::default();
         let (hangup_tx, hangup_rx) = watch::channel(false);
         let services = self.services;
         let settings = &config.settings;
         let stages: Vec<Box<dyn Processor>> = vec![
-            Box::new(Vad::new(settings.vad.clone())),
+            Box::new(Vad::new(settings.vad.clone()).stop_budget(settings.budgets.stop_ms)),
             Box::new(Stt::new(services.stt.clone(), settings.vad.pre_roll_ms)),
             Box::new(UserTurnAggregator::new()),
             Box::new(Responder::new(config.clone(), services.llm.clone(), services.tools.clone(), history.clone())),
             Box::new(Tts::new(services.tts.clone(), settings.voice.clone(), settings.output_sample_rate)),
-            Box::new(OutputTransport::new(transport.outbound, hangup_tx, history.clone())),
+            Box::new(
+                OutputTransport::new(transport.outbound, hangup_tx, history.clone())
+                    .turn_budget(settings.budgets.turn_ms),
+            ),
         ];
         Pipeline::new(stages).run(input_frames(transport.inbound, hangup_rx), events.clone()).await;
         let conversation = history.snapshot();

@@ -78,12 +78,16 @@ pub struct SessionIds {
 pub enum EventKind {
     SessionStarted,
     /// The session's settings were merged; `overlay_fields` lists the
-    /// paths the overlay set (values are not logged: some are secrets).
+    /// paths the overlay set (values are not logged: some are secrets), and
+    /// `ignored_fields` the ones a later overlay schema retired (paths only).
     /// The overlay version is in every event's ids.
     ConfigMerged {
         agent: String,
         definition_sha256: String,
         overlay_fields: Vec<String>,
+        /// Absent from events recorded before overlay schema 4.
+        #[serde(default)]
+        ignored_fields: Vec<String>,
     },
     UserStartedSpeaking {
         media_ms: u64,
@@ -146,6 +150,23 @@ pub enum EventKind {
         from_word: usize,
     },
     ClearSent,
+    /// The first audio of the answer to a caller's turn went out `ms` after
+    /// the VAD ended the turn, against the agent's own `budgets.turn_ms`
+    /// (the end-of-turn silence before it, the line and the caller's
+    /// playout add the rest of what the caller waits).
+    ReplyLatency {
+        utterance: u32,
+        ms: u64,
+        budget_ms: u32,
+    },
+    /// The caller started talking over a reply and the VAD needed
+    /// `detected_after_ms` of their speech to decide it was a barge-in,
+    /// against the agent's own `budgets.stop_ms` (the line, the clear and
+    /// the caller's playout add the rest of the stop).
+    BargeInDetected {
+        detected_after_ms: u64,
+        budget_ms: u32,
+    },
     HistoryCommitted {
         role: String,
         text: String,
@@ -295,5 +316,14 @@ mod tests {
         EventSink::new(test_sink().ids().clone(), Instant::now(), Some(tx))
             .emit(EventKind::Transcribed { text: card.into() });
         assert!(serde_json::to_string(&rx.try_recv().expect("event")).expect("json").contains("4111"));
+    }
+
+    #[test]
+    fn a_config_merged_event_recorded_before_ignored_fields_existed_still_parses() {
+        let old =
+            r#"{"kind":"config_merged","agent":"support@1.0.0","definition_sha256":"ab","overlay_fields":["voice"]}"#;
+        let kind: EventKind = serde_json::from_str(old).expect("an older record parses");
+        let EventKind::ConfigMerged { overlay_fields, ignored_fields, .. } = kind else { panic!("{kind:?}") };
+        assert_eq!((overlay_fields, ignored_fields), (vec!["voice".to_string()], vec![]));
     }
 }

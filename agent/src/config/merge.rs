@@ -101,13 +101,20 @@ pub struct EffectiveConfig {
     pub settings: Settings,
     pub provenance: BTreeMap<String, Source>,
     pub overlay_version: Option<u64>,
+    /// Paths the overlay set that a later schema retired: ignored.
+    pub ignored: Vec<String>,
 }
 
-fn layer_without_credentials(value: Value) -> Layer {
+/// A layer without the overlay's version, its credentials (merged apart,
+/// as secrets) and its retired fields (which reach no setting).
+fn layer(value: Value) -> Layer {
     let mut value = value;
     if let Some(map) = value.as_object_mut() {
         map.remove("credentials");
         map.remove("schema_version");
+        if let Some(rules) = map.get_mut("rules").and_then(Value::as_object_mut) {
+            rules.remove("business_hours");
+        }
     }
     flatten(&value, false)
 }
@@ -118,11 +125,9 @@ pub fn merge(
     definition: Arc<AgentDefinition>,
     overlay: Option<(&Overlay, u64)>,
 ) -> Result<EffectiveConfig, Vec<FieldError>> {
-    let base =
-        layer_without_credentials(serde_json::to_value(&definition.defaults).expect("defaults always serialise"));
-    let top = overlay
-        .map(|(o, _)| layer_without_credentials(serde_json::to_value(o).expect("overlays always serialise")))
-        .unwrap_or_default();
+    let base = layer(serde_json::to_value(&definition.defaults).expect("defaults always serialise"));
+    let top =
+        overlay.map(|(o, _)| layer(serde_json::to_value(o).expect("overlays always serialise"))).unwrap_or_default();
     // Keep null defaults so that optional settings appear in the provenance.
     let defaults_with_nulls = {
         let mut value = serde_json::to_value(Settings::default()).expect("settings always serialise");
@@ -144,11 +149,13 @@ pub fn merge(
             provenance.insert(format!("credentials.{name}"), Source::Overlay);
         }
     }
-    Ok(EffectiveConfig { definition, settings, provenance, overlay_version: overlay.map(|(_, v)| v) })
+    let ignored = overlay.map(|(o, _)| o.retired_fields()).unwrap_or_default();
+    Ok(EffectiveConfig { definition, settings, provenance, overlay_version: overlay.map(|(_, v)| v), ignored })
 }
 
 impl EffectiveConfig {
-    /// The merged settings with each value's source, secrets redacted.
+    /// The merged settings with each value's source, secrets redacted, and
+    /// the overlay's retired fields, which were ignored (paths only).
     pub fn preview(&self) -> Value {
         let settings = serde_json::to_value(&self.settings).expect("settings always serialise");
         let leaves = flatten(&settings, true);
@@ -166,6 +173,7 @@ impl EffectiveConfig {
             "definition_sha256": self.definition.content_hash,
             "overlay_version": self.overlay_version,
             "settings": fields,
+            "ignored": self.ignored,
         })
     }
 
@@ -214,11 +222,13 @@ mod tests {
         assert_eq!(config.provenance["vad.end_of_turn_ms"], Source::Overlay);
         assert_eq!(config.provenance["vad.start_ms"], Source::Base);
         assert_eq!(config.provenance["guardrails.redact_pii"], Source::Default);
-        assert_eq!(config.provenance["rules.business_hours.open"], Source::Overlay);
-        assert!(!config.provenance.contains_key("rules.business_hours"), "the null default is shadowed");
         assert_eq!(config.overlay_version, Some(3));
+        // Retired in schema 4: accepted from a schema 2 overlay, and ignored.
+        assert!(config.provenance.keys().all(|p| !p.contains("business_hours")), "{:?}", config.provenance);
+        assert_eq!(config.ignored, ["rules.business_hours"]);
         let preview = config.preview().to_string();
         assert!(!preview.contains("canary"), "{preview}");
+        assert!(preview.contains(r#""ignored":["rules.business_hours"]"#), "{preview}");
         assert!(
             preview.contains("\"credentials.crm_api_key\":{\"source\":\"overlay\",\"value\":\"[redacted]\"}"),
             "{preview}"
@@ -234,6 +244,7 @@ mod tests {
         assert_eq!(config.provenance["vad.end_of_turn_ms"], Source::Base);
         assert_eq!(config.provenance["prompt.append"], Source::Default);
         assert!(config.provenance.values().all(|s| *s != Source::Overlay));
+        assert!(config.ignored.is_empty());
         assert!(config.tool_allowed("check_order"));
     }
 

@@ -13,9 +13,7 @@ pub use definition::{
     sha256_hex,
 };
 pub use merge::{EffectiveConfig, Layer, Source, flatten, merge, merge_layers};
-pub use overlay::{FieldError, OVERLAY_SCHEMA, Overlay};
+pub use overlay::{BusinessHours, FieldError, OVERLAY_SCHEMA, Overlay};
 pub use registry::{DefinitionRegistry, LOCK_FILE, LoadedDefinition, Released, release};
 pub use secret::{REDACTED, Secret};
-pub use settings::{
-    Budgets, BusinessHours, Guardrails, PromptSettings, Prompts, Rules, Settings, ToolSettings, VadSettings,
-};
+pub use settings::{Budgets, Guardrails, PromptSettings, Prompts, Rules, Settings, ToolSettings, VadSettings};

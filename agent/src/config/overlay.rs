@@ -4,8 +4,13 @@
 //! Schema history: 1 — prompt.append, tools.allow, rules, voice, vad,
 //! budgets, guardrails, credentials. 2 — adds prompt.greeting. 3 — adds
 //! vad.min_snr_db and vad.echo_return_loss_db (noise and echo rejection).
+//! 4 — retires rules.business_hours, which the agent never used (see
+//! [`Overlay::retired_fields`]).
 //! An older overlay keeps loading unchanged; one that uses a field of a later
-//! schema is refused, naming the field.
+//! schema is refused, naming the field. A retired field in an overlay of an
+//! earlier schema is accepted, validated and ignored: it reaches no setting,
+//! and the session's `config_merged` event and the preview name it as
+//! ignored. From the schema that retired it on, it is refused.
 
 use std::collections::BTreeMap;
 
@@ -13,9 +18,22 @@ use serde::{Deserialize, Serialize};
 
 use super::definition::AgentDefinition;
 use super::secret::Secret;
-use super::settings::BusinessHours;
 
-pub const OVERLAY_SCHEMA: u32 = 3;
+pub const OVERLAY_SCHEMA: u32 = 4;
+
+/// The schema that retired `rules.business_hours`.
+const BUSINESS_HOURS_RETIRED_IN: u32 = 4;
+
+/// Opening hours (retired in schema 4: nothing in the flow read them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    /// `HH:MM`, 24-hour clock.
+    pub open: String,
+    pub close: String,
+    /// `mon` .. `sun`.
+    pub days: Vec<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +57,7 @@ pub struct ToolsOverlay {
 pub struct RulesOverlay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_limit: Option<f64>,
+    /// Retired in schema 4: accepted (and ignored) before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_hours: Option<BusinessHours>,
 }
@@ -134,6 +153,16 @@ fn valid_clock(text: &str) -> Option<u32> {
 }
 
 impl Overlay {
+    /// Paths this overlay sets that a later schema retired: accepted (and
+    /// ignored: they reach no setting) before that schema, refused from it on.
+    pub fn retired_fields(&self) -> Vec<String> {
+        let mut paths = Vec::new();
+        if self.rules.as_ref().is_some_and(|r| r.business_hours.is_some()) {
+            paths.push("rules.business_hours".to_string());
+        }
+        paths
+    }
+
     /// Parse an overlay document; errors name the field path.
     pub fn parse_json(text: &str) -> Result<Self, Vec<FieldError>> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -253,6 +282,14 @@ impl Overlay {
                 errors.push(field(format!("credentials.{name}"), "must be 1 to 4096 bytes"));
             }
         }
+        if self.schema_version >= BUSINESS_HOURS_RETIRED_IN {
+            for path in self.retired_fields() {
+                errors.push(field(
+                    path,
+                    format!("was retired in schema_version {BUSINESS_HOURS_RETIRED_IN}: the agent never used it"),
+                ));
+            }
+        }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 }
@@ -323,6 +360,24 @@ mod tests {
         overlay.validate(&definition()).expect("valid under schema 3");
         let merged = super::super::merge(std::sync::Arc::new(definition()), Some((&overlay, 1))).expect("merges");
         assert_eq!((merged.settings.vad.min_snr_db, merged.settings.vad.echo_return_loss_db), (6.0, 25.0));
+    }
+
+    #[test]
+    fn business_hours_load_before_schema_4_and_are_refused_from_it() {
+        let document = |schema: u32| {
+            format!(
+                r#"{{"schema_version": {schema}, "credentials": {{"crm_api_key": "sk-x"}},
+                    "rules": {{"refund_limit": 50, "business_hours": {{"open": "09:00", "close": "17:00", "days": ["mon"]}}}}}}"#
+            )
+        };
+        let old = Overlay::parse_json(&document(3)).expect("parses");
+        old.validate(&definition()).expect("a schema 3 overlay with business hours still loads");
+        assert_eq!(old.retired_fields(), ["rules.business_hours"]);
+        let new = Overlay::parse_json(&document(4)).expect("parses");
+        let errors = new.validate(&definition()).expect_err("schema 4 refuses business hours");
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["rules.business_hours"], "credentials are still accepted: {errors:?}");
+        assert!(errors[0].message.contains("retired in schema_version 4"), "{errors:?}");
     }
 
     #[test]

@@ -124,22 +124,11 @@ pub struct ToolSettings {
     pub allow: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BusinessHours {
-    /// `HH:MM`, 24-hour clock.
-    pub open: String,
-    pub close: String,
-    /// `mon` .. `sun`.
-    pub days: Vec<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     /// The largest refund the agent may promise, in the account's currency.
     pub refund_limit: Option<f64>,
-    pub business_hours: Option<BusinessHours>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -71,6 +71,10 @@ pub struct OutputTransport {
     replies: VecDeque<Reply>,
     end_after_reply: bool,
     next_mark: u64,
+    /// `budgets.turn_ms`, reported against in `ReplyLatency`.
+    turn_budget_ms: u32,
+    /// When the caller's last turn ended, until its answer starts.
+    turn_ended: Option<tokio::time::Instant>,
 }
 
 impl OutputTransport {
@@ -79,7 +83,22 @@ impl OutputTransport {
         hangup: watch::Sender<bool>,
         history: SharedHistory,
     ) -> Self {
-        Self { outbound, hangup, history, replies: VecDeque::new(), end_after_reply: false, next_mark: 0 }
+        Self {
+            outbound,
+            hangup,
+            history,
+            replies: VecDeque::new(),
+            end_after_reply: false,
+            next_mark: 0,
+            turn_budget_ms: crate::config::Budgets::default().turn_ms,
+            turn_ended: None,
+        }
+    }
+
+    /// Report each answer's latency against this turn budget.
+    pub fn turn_budget(mut self, turn_ms: u32) -> Self {
+        self.turn_budget_ms = turn_ms;
+        self
     }
 
     fn send(&self, message: AgentMessage) {
@@ -106,7 +125,8 @@ impl OutputTransport {
         let mut messages = Vec::new();
         let mark_base = self.next_mark;
         let reply = self.reply_mut(utterance);
-        if !reply.started_speaking {
+        let first_audio = !reply.started_speaking;
+        if first_audio {
             reply.started_speaking = true;
             ctx.emit(EventKind::BotStartedSpeaking { utterance: utterance.0 });
             ctx.push_up(Frame::BotStartedSpeaking { utterance });
@@ -145,6 +165,12 @@ impl OutputTransport {
         self.next_mark += marks;
         for message in messages {
             self.send(message);
+        }
+        // The first audio of the answer to the caller's last turn (a
+        // greeting, or a prompt after the caller's silence, answers none).
+        if first_audio && let Some(ended) = self.turn_ended.take() {
+            let ms = crate::telemetry::millis(ended.elapsed());
+            ctx.emit(EventKind::ReplyLatency { utterance: utterance.0, ms, budget_ms: self.turn_budget_ms });
         }
     }
 
@@ -227,6 +253,7 @@ impl Processor for OutputTransport {
                 self.finish_completed(ctx);
             }
             Frame::EndAfterReply => self.end_after_reply = true,
+            Frame::UserStoppedSpeaking { .. } => self.turn_ended = Some(tokio::time::Instant::now()),
             Frame::PlaybackMark { name } => self.on_mark(&name, ctx),
             Frame::Interruption | Frame::Stop => self.cut_off(ctx),
             _ => {}
@@ -237,7 +264,7 @@ impl Processor for OutputTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::test_sink;
+    use crate::telemetry::{EventSink, test_sink};
 
     fn setup() -> (OutputTransport, mpsc::UnboundedReceiver<AgentMessage>, SharedHistory, Context) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -264,6 +291,31 @@ mod tests {
             ctx,
         );
         out.process(Frame::ReplyTextDone { utterance: u }, Origin::FromUpstream, ctx);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_answers_latency_is_reported_once_against_the_turn_budget() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let (hangup, _) = watch::channel(false);
+        let mut out = OutputTransport::new(tx, hangup, SharedHistory::default()).turn_budget(900);
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let sink = EventSink::new(test_sink().ids().clone(), tokio::time::Instant::now(), Some(events_tx));
+        let mut ctx = Context::new(sink);
+        // A reply that answers no turn (the greeting) is not reported.
+        play_reply(&mut out, &mut ctx);
+        out.process(Frame::Interruption, Origin::FromUpstream, &mut ctx);
+        let stopped = Frame::UserStoppedSpeaking { media_time: std::time::Duration::ZERO };
+        out.process(stopped, Origin::FromUpstream, &mut ctx);
+        tokio::time::advance(std::time::Duration::from_millis(1250)).await;
+        // Its answer is, for its first audio only (the reply has two chunks).
+        play_reply(&mut out, &mut ctx);
+        let mut latencies = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let EventKind::ReplyLatency { utterance, ms, budget_ms } = event.kind {
+                latencies.push((utterance, ms, budget_ms));
+            }
+        }
+        assert_eq!(latencies, [(1, 1250, 900)]);
     }
 
     fn marks(rx: &mut mpsc::UnboundedReceiver<AgentMessage>) -> Vec<String> {

@@ -121,6 +121,8 @@ pub struct Vad {
     coupling: std::collections::VecDeque<f32>,
     /// Measurements waiting [`CONFIRM_FRAMES`] before they count.
     unconfirmed: std::collections::VecDeque<f32>,
+    /// `budgets.stop_ms`, reported against in `BargeInDetected`.
+    stop_budget_ms: u32,
 }
 
 impl Vad {
@@ -140,7 +142,20 @@ impl Vad {
             caller_level: None,
             coupling: std::collections::VecDeque::with_capacity(COUPLING_FRAMES),
             unconfirmed: std::collections::VecDeque::new(),
+            stop_budget_ms: crate::config::Budgets::default().stop_ms,
         }
+    }
+
+    /// Report how long each barge-in took to detect against this budget.
+    pub fn stop_budget(mut self, stop_ms: u32) -> Self {
+        self.stop_budget_ms = stop_ms;
+        self
+    }
+
+    /// Is the caller playing reply audio during the frame starting at `at`?
+    fn reply_playing(&self, at: Duration) -> bool {
+        let index = millis(at) / u64::from(VAD_FRAME_MS);
+        index.checked_sub(self.playback_base).is_some_and(|i| i < self.playback.len() as u64)
     }
 
     /// How loud the agent's own voice comes back, relative to the reply, dB:
@@ -277,6 +292,10 @@ impl Vad {
                 let strong_ms = strong_ms + if strong { VAD_FRAME_MS } else { 0 };
                 if speech_ms >= s.start_ms && strong_ms >= STRONG_ONSET_MS.min(s.start_ms) {
                     ctx.emit(EventKind::UserStartedSpeaking { media_ms: millis(start) });
+                    if self.reply_playing(frame_start) {
+                        let detected_after_ms = millis(frame_end.saturating_sub(start));
+                        ctx.emit(EventKind::BargeInDetected { detected_after_ms, budget_ms: self.stop_budget_ms });
+                    }
                     ctx.push_down(Frame::UserStartedSpeaking { media_time: start });
                     ctx.push_down(Frame::Interruption);
                     State::Speaking { silence_ms: 0, last_speech_end: frame_end }
@@ -363,7 +382,7 @@ fn resample_linear(samples: &[i16], from: u32, to: u32) -> Vec<i16> {
 mod tests {
     use super::*;
     use crate::pipeline::Direction;
-    use crate::telemetry::test_sink;
+    use crate::telemetry::{EventSink, test_sink};
 
     fn ctx() -> Context {
         Context::new(test_sink())
@@ -543,6 +562,28 @@ mod tests {
         // "ac" (three frames), the closure of "t" (16 ms), "tu" (one frame).
         let frames = drive(&mut vad, &[0.9, 0.9, 0.9, 0.1, 0.9, 0.1], &mut ctx);
         assert_eq!(frames.first(), Some(&Frame::UserStartedSpeaking { media_time: Duration::ZERO }), "{frames:?}");
+    }
+
+    #[tokio::test]
+    async fn a_barge_in_over_a_reply_reports_the_speech_it_took_against_the_stop_budget() {
+        let settings = VadSettings { start_ms: 64, ..VadSettings::default() };
+        let mut detected = Vec::new();
+        // No reply, a reply of four frames (over before the decision), a long one.
+        for reply_frames in [0, 4, 20] {
+            let mut vad = Vad::new(settings.clone()).stop_budget(321);
+            vad.schedule_playback(&vec![8000; VAD_FRAME * reply_frames], VAD_RATE);
+            let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+            let mut ctx =
+                Context::new(EventSink::new(test_sink().ids().clone(), tokio::time::Instant::now(), Some(tx)));
+            // Speech from 32 ms, through a closure, decided at the end of frame 6 (112 ms).
+            drive(&mut vad, &[0.1, 0.1, 0.9, 0.1, 0.9, 0.9, 0.9], &mut ctx);
+            while let Ok(event) = events.try_recv() {
+                if let EventKind::BargeInDetected { detected_after_ms, budget_ms } = event.kind {
+                    detected.push((reply_frames, detected_after_ms, budget_ms));
+                }
+            }
+        }
+        assert_eq!(detected, [(20, 80, 321)], "only while a reply plays");
     }
 
     #[test]

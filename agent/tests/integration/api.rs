@@ -232,6 +232,24 @@ async fn secrets_never_appear_in_responses_previews_errors_or_logs() {
 }
 
 #[tokio::test]
+async fn business_hours_load_from_an_older_overlay_as_ignored_and_are_refused_from_schema_4() {
+    let api = Api::new().await;
+    let acme = api.token("acme");
+    let hours = r#""business_hours": {"open": "09:00", "close": "17:00", "days": ["mon"]}"#;
+    let (status, body) = api.put_overlay(&acme, &format!(r#"{{"schema_version": 4, "rules": {{{hours}}}}}"#)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["path"], json!("rules.business_hours"), "{body}");
+    let older = format!(r#"{{"schema_version": 3, "voice": "verse", "rules": {{{hours}}}}}"#);
+    let (status, body) = api.put_overlay(&acme, &older).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, preview) = api.call(Method::GET, "/v1/config/preview", Some(&acme), None).await;
+    assert_eq!(preview["ignored"], json!(["rules.business_hours"]), "{preview}");
+    assert_eq!(preview["settings"]["voice"], json!({"value": "verse", "source": "overlay"}));
+    let settings = preview["settings"].as_object().expect("settings");
+    assert!(settings.keys().all(|path| !path.contains("business_hours")), "{preview}");
+}
+
+#[tokio::test]
 async fn a_w3c_traceparent_sets_the_trace_id_and_is_echoed() {
     let api = Api::new().await;
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";

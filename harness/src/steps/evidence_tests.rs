@@ -14,6 +14,7 @@ const CHECKS: &[&str] = &[
     "the answer is version {int}, restored from version {int}",
     "the upload is rejected naming {string}",
     "tenant {string}'s config preview shows {string} as {string} from the {word}",
+    "tenant {string}'s config preview ignores {string}",
     "tenant {string}'s overlay is version {int}",
     "call {int} heard {string}",
     "call {int} used overlay version {int}",

@@ -310,6 +310,23 @@ fn preview_shows(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     }
 }
 
+/// The preview lists `path` as ignored (retired by a later overlay schema)
+/// and holds no setting at or under it.
+fn preview_ignores(w: &mut World<'_>, args: &[Arg]) -> StepResult {
+    let (tenant, path) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?);
+    let token = token_for(w, &tenant)?;
+    let answer = api_as(w, Method::GET, "/v1/config/preview", &token, None)?;
+    let listed = answer.body["ignored"].as_array().is_some_and(|ignored| ignored.iter().any(|p| p == path));
+    let settings: Vec<String> =
+        answer.body["settings"].as_object().map(|s| s.keys().cloned().collect()).unwrap_or_default();
+    let reached: Vec<&String> = settings.iter().filter(|p| *p == path || p.starts_with(&format!("{path}."))).collect();
+    match (listed, reached.is_empty()) {
+        (true, true) => Ok(()),
+        (false, _) => fail(format!("the preview does not list {path:?} as ignored: {}", answer.body["ignored"])),
+        (true, false) => fail(format!("{path:?} is listed as ignored, yet the preview has the settings {reached:?}")),
+    }
+}
+
 fn overlay_is_version(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let (tenant, version) = (str_arg(args, 0)?.to_string(), int_arg(args, 1)?);
     let token = token_for(w, &tenant)?;
@@ -571,6 +588,7 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("the answer is version {int}, restored from version {int}", answer_version),
         def("the upload is rejected naming {string}", upload_rejected_naming),
         def("tenant {string}'s config preview shows {string} as {string} from the {word}", preview_shows),
+        def("tenant {string}'s config preview ignores {string}", preview_ignores),
         def("tenant {string}'s overlay is version {int}", overlay_is_version),
         def("call {int} heard {string}", call_heard),
         def("call {int} used overlay version {int}", call_overlay_version),
