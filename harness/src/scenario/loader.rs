@@ -93,6 +93,12 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn load_file(file: &Path) -> Result<Vec<Scenario>, String> {
+    // The parser's own message for a file with no feature is a token dump.
+    if let Ok(text) = std::fs::read_to_string(file)
+        && text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(format!("{}: the file has no feature (it should start with a `Feature:` line)", file.display()));
+    }
     let feature = gherkin::Feature::parse_path(file, GherkinEnv::default()).map_err(|error| match error {
         ParseFileError::Reading { source, .. } => format!("{}: cannot read: {source}", file.display()),
         ParseFileError::Parsing { source, .. } => {
@@ -245,5 +251,8 @@ mod tests {
         );
         let error = load_features(dir.path()).expect_err("malformed").to_string();
         assert!(error.contains("bad.feature:") && error.contains("not valid Gherkin"), "{error}");
+        write(dir.path(), "bad.feature", "# only a comment\n\n");
+        let error = load_features(dir.path()).expect_err("empty").to_string();
+        assert!(error.contains("bad.feature: the file has no feature"), "{error}");
     }
 }
