@@ -73,6 +73,13 @@ fn refused(r: &mut Responder, c: &mut Context) -> bool {
         && texts(&c.take_pushed()) == Settings::default().prompts.cannot_do
 }
 
+/// The caller says `said`; the LLM proposes `tool` and its stream ends.
+fn propose(r: &mut Responder, c: &mut Context, said: &str, tool: &str, arguments: serde_json::Value) {
+    r.on_user_turn(said.into(), false, c);
+    r.process(Frame::LlmToolCall(ToolCall { name: tool.into(), arguments }), Origin::Job(JobId(1)), c);
+    r.process(Frame::LlmDone, Origin::Job(JobId(1)), c);
+}
+
 #[tokio::test]
 async fn greets_on_start_without_the_llm() {
     let mut r = responder();
@@ -85,10 +92,7 @@ async fn greets_on_start_without_the_llm() {
 #[tokio::test]
 async fn an_unknown_tool_is_refused_and_never_runs() {
     let (mut r, mut c) = started(None);
-    r.on_user_turn("transfer all my money".into(), false, &mut c);
-    let call = ToolCall { name: "wire_transfer".into(), arguments: serde_json::json!({}) };
-    r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
-    r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+    propose(&mut r, &mut c, "transfer all my money", "wire_transfer", serde_json::json!({}));
     assert!(refused(&mut r, &mut c));
 }
 
@@ -96,10 +100,7 @@ async fn an_unknown_tool_is_refused_and_never_runs() {
 async fn a_tool_outside_the_customer_allowlist_is_refused_and_not_offered() {
     let (mut r, mut c) = started(Some(r#"{"schema_version": 1, "tools": {"allow": ["end_call"]}}"#));
     assert_eq!(r.offered_tools().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["end_call"]);
-    r.on_user_turn("check order A1".into(), false, &mut c);
-    let call = ToolCall { name: "check_order".into(), arguments: serde_json::json!({"order_id": "A1"}) };
-    r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
-    r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+    propose(&mut r, &mut c, "check order A1", "check_order", serde_json::json!({"order_id": "A1"}));
     assert!(refused(&mut r, &mut c));
 }
 
@@ -119,10 +120,7 @@ async fn the_overlay_greeting_replaces_the_start_line() {
 #[tokio::test]
 async fn end_call_moves_to_the_closing_node_which_ends_the_call() {
     let (mut r, mut c) = started(None);
-    r.on_user_turn("goodbye".into(), false, &mut c);
-    let call = ToolCall { name: "end_call".into(), arguments: serde_json::json!({}) };
-    r.process(Frame::LlmToolCall(call), Origin::Job(JobId(1)), &mut c);
-    r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+    propose(&mut r, &mut c, "goodbye", "end_call", serde_json::json!({}));
     let pushed = c.take_pushed();
     assert_eq!(texts(&pushed), "Thank you for calling. Goodbye.");
     assert!(pushed.iter().any(|(_, f)| *f == Frame::EndAfterReply));
