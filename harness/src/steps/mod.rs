@@ -7,6 +7,7 @@ mod audio;
 mod evidence_tests;
 mod expr;
 mod given;
+mod observed;
 mod tenancy;
 mod then;
 mod when;
@@ -50,6 +51,7 @@ pub fn registry() -> Vec<StepDef> {
     steps.extend(when::steps());
     steps.extend(then::steps());
     steps.extend(tenancy::steps());
+    steps.extend(observed::steps());
     steps
 }
 
@@ -88,6 +90,9 @@ pub struct World<'a> {
     /// Each tenant's tool allowlist from the overlay the scenario last put
     /// in place (`None`: every tool); a tenant missing here is not known.
     pub tool_allowlists: std::collections::BTreeMap<String, Option<Vec<String>>>,
+    /// Every overlay the scenario put in place, by (tenant, version), as the
+    /// agent's API numbered it (a restore copies the restored document).
+    pub overlays: std::collections::BTreeMap<(String, u64), serde_json::Value>,
 }
 
 impl<'a> World<'a> {
@@ -105,6 +110,7 @@ impl<'a> World<'a> {
             definitions_load: None,
             credentials: std::collections::BTreeMap::new(),
             tool_allowlists: std::collections::BTreeMap::new(),
+            overlays: std::collections::BTreeMap::new(),
         }
     }
 

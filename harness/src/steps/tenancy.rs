@@ -52,14 +52,21 @@ fn put_overlay(w: &mut World<'_>, tenant: &str, document: &str) -> Result<ApiAns
     }
     let token = token_for(w, tenant)?;
     let answer = api_as(w, Method::PUT, "/v1/overlay", &token, Some(document))?;
-    if (200..300).contains(&answer.status) {
-        let allow = serde_json::from_str::<Value>(document).ok().and_then(|overlay| {
-            let names = overlay.get("tools")?.get("allow")?.as_array()?.clone();
-            Some(names.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
-        });
-        w.tool_allowlists.insert(tenant.to_string(), allow);
+    if (200..300).contains(&answer.status)
+        && let Ok(overlay) = serde_json::from_str::<Value>(document)
+    {
+        w.tool_allowlists.insert(tenant.to_string(), allowlist_of(&overlay));
+        if let Some(version) = answer.body["version"].as_u64() {
+            w.overlays.insert((tenant.to_string(), version), overlay);
+        }
     }
     Ok(answer)
+}
+
+/// The tools an overlay allows (`None`: every tool).
+fn allowlist_of(overlay: &Value) -> Option<Vec<String>> {
+    let names = overlay.get("tools")?.get("allow")?.as_array()?;
+    Some(names.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
 }
 
 fn must_succeed(answer: ApiAnswer, what: &str) -> StepResult {
@@ -76,7 +83,7 @@ fn last_answer<'w>(w: &'w World<'_>) -> Result<&'w ApiAnswer, StepError> {
         .ok_or_else(|| StepError::Invalid("no request to the agent's API was made before this step".into()))
 }
 
-fn tenant_calls<'w>(w: &'w mut World<'_>, tenant: &str) -> Result<Vec<&'w CompletedCall>, StepError> {
+pub(super) fn tenant_calls<'w>(w: &'w mut World<'_>, tenant: &str) -> Result<Vec<&'w CompletedCall>, StepError> {
     let calls: Vec<&CompletedCall> = w.calls()?.iter().filter(|c| c.plan.tenant.as_deref() == Some(tenant)).collect();
     if calls.is_empty() {
         return Err(StepError::Invalid(format!("tenant {tenant:?} made no call in this scenario")));
@@ -127,10 +134,23 @@ fn uploads_overlay(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 fn restores(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let (tenant, version) = (str_arg(args, 0)?.to_string(), int_arg(args, 1)?);
     let token = token_for(w, &tenant)?;
-    // Which overlay is in place now is the agent's business; the harness
-    // no longer knows the allowlist for certain.
-    w.tool_allowlists.remove(&tenant);
-    api_as(w, Method::POST, &format!("/v1/overlay/versions/{version}/restore"), &token, None).map(|_| ())
+    let answer = api_as(w, Method::POST, &format!("/v1/overlay/versions/{version}/restore"), &token, None)?;
+    // The restored document, if this scenario put it in place, is now in
+    // force under its new version; otherwise the harness no longer knows.
+    let restored = answer.body["restored_from"]
+        .as_u64()
+        .zip(answer.body["version"].as_u64())
+        .and_then(|(from, to)| Some((to, w.overlays.get(&(tenant.clone(), from))?.clone())));
+    match restored {
+        Some((to, overlay)) if (200..300).contains(&answer.status) => {
+            w.tool_allowlists.insert(tenant.clone(), allowlist_of(&overlay));
+            w.overlays.insert((tenant, to), overlay);
+        }
+        _ => {
+            w.tool_allowlists.remove(&tenant);
+        }
+    }
+    Ok(())
 }
 
 fn reads_overlay(w: &mut World<'_>, args: &[Arg]) -> StepResult {
@@ -338,7 +358,7 @@ fn overlay_is_version(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     }
 }
 
-fn nth_call<'w>(w: &'w mut World<'_>, n: i64) -> Result<&'w CompletedCall, StepError> {
+pub(super) fn nth_call<'w>(w: &'w mut World<'_>, n: i64) -> Result<&'w CompletedCall, StepError> {
     let calls = w.calls()?;
     usize::try_from(n)
         .ok()
@@ -359,53 +379,6 @@ fn call_heard(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     } else {
         fail(format!("call {n} never heard {:?}; it heard {:?}", phrase.join(" "), heard.join(" ")))
     }
-}
-
-fn call_overlay_version(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let (n, version) = (int_arg(args, 0)?, int_arg(args, 1)?);
-    let call = nth_call(w, n)?;
-    let used = call.outcome.record.events().find_map(|(_, e)| match e {
-        Event::Agent(a) => Some(a.ids.overlay_version),
-        _ => None,
-    });
-    match used {
-        Some(Some(v)) if i64::try_from(v) == Ok(version) => Ok(()),
-        other => fail(format!("call {n} ran with overlay version {other:?}, expected {version}")),
-    }
-}
-
-fn refuses_tool(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let tool = str_arg(args, 0)?.to_string();
-    let call = w.call()?;
-    let proposed =
-        call.outcome.record.events().any(|(_, e)| matches!(e, Event::LlmToolCall { name, .. } if *name == tool));
-    if !proposed {
-        return fail(format!("the LLM never proposed {tool}, so nothing was refused"));
-    }
-    if super::then::tools_invoked(call).contains(&tool) {
-        return fail(format!("{tool} reached the tool backend"));
-    }
-    Ok(())
-}
-
-fn tool_got_credential(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let (tool, tenant, name) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?, str_arg(args, 2)?.to_string());
-    let expected = crate::doubles::fingerprint(&credential(w, tenant, &name)?);
-    let call = w.call()?;
-    let mut invoked = false;
-    for (_, event) in call.outcome.record.events() {
-        if let Event::ToolInvoked { name: invoked_name, credentials, .. } = event
-            && *invoked_name == tool
-        {
-            invoked = true;
-            if !credentials.iter().any(|c| c.name == name && c.fingerprint == expected) {
-                return fail(format!(
-                    "{tool} reached the backend without tenant {tenant:?}'s {name:?} (it carried {credentials:?})"
-                ));
-            }
-        }
-    }
-    if invoked { Ok(()) } else { fail(format!("{tool} never reached the tool backend")) }
 }
 
 fn end_of_turn_at_least(w: &mut World<'_>, args: &[Arg]) -> StepResult {
@@ -500,7 +473,7 @@ fn agent_output_has(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     }
 }
 
-fn credential(w: &World<'_>, tenant: &str, name: &str) -> Result<String, StepError> {
+pub(super) fn credential(w: &World<'_>, tenant: &str, name: &str) -> Result<String, StepError> {
     w.credentials.get(&(tenant.to_string(), name.to_string())).cloned().ok_or_else(|| {
         StepError::Invalid(format!("tenant {tenant:?} uploaded no credential {name:?} in this scenario"))
     })
@@ -521,36 +494,6 @@ fn records_hide_credential(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     }
     if agent_output(w, &tenant)?.contains(&secret.to_lowercase()) {
         return fail(format!("tenant {tenant:?}'s stored history or agent logs show its credential {name:?}"));
-    }
-    Ok(())
-}
-
-fn used_voice(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let (tenant, wanted) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?.to_string());
-    let mut requests = 0;
-    for call in tenant_calls(w, &tenant)? {
-        for (_, event) in call.outcome.record.events() {
-            if let Event::TtsRequest { voice, .. } = event {
-                requests += 1;
-                if *voice != wanted {
-                    return fail(format!("tenant {tenant:?}'s TTS was asked for the voice {voice:?}"));
-                }
-            }
-        }
-    }
-    if requests == 0 { fail(format!("tenant {tenant:?}'s calls made no TTS request")) } else { Ok(()) }
-}
-
-fn offered_only(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let (tenant, tool) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?.to_string());
-    for call in tenant_calls(w, &tenant)? {
-        for (_, event) in call.outcome.record.events() {
-            if let Event::LlmRequest { tools, .. } = event
-                && *tools != [tool.clone()]
-            {
-                return fail(format!("tenant {tenant:?}'s LLM was offered {tools:?}"));
-            }
-        }
     }
     Ok(())
 }
@@ -591,14 +534,9 @@ pub(super) fn steps() -> Vec<StepDef> {
         def("tenant {string}'s config preview ignores {string}", preview_ignores),
         def("tenant {string}'s overlay is version {int}", overlay_is_version),
         def("call {int} heard {string}", call_heard),
-        def("call {int} used overlay version {int}", call_overlay_version),
-        def("the agent refuses the tool {word}", refuses_tool),
-        def("the tool {word} was called with tenant {string}'s credential {string}", tool_got_credential),
         def("every turn's end-of-turn stage takes at least {int} ms", end_of_turn_at_least),
         def("tenant {string}'s records contain {string}", tenant_records_contain),
         def("tenant {string}'s records and history never contain {string}", tenant_never_contains),
-        def("tenant {string}'s calls were offered only the tool {string}", offered_only),
-        def("tenant {string}'s calls spoke with the voice {string}", used_voice),
         def("tenant {string}'s stored history and agent logs never contain {string}", agent_output_lacks),
         def("tenant {string}'s stored history and agent logs contain {string}", agent_output_has),
         def("the answer does not show tenant {string}'s credential {string}", answer_hides_credential),
