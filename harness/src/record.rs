@@ -154,6 +154,9 @@ pub enum Event {
     /// (the scenario's doing: a scenario error).
     ScriptError {
         message: String,
+        /// Which action of the script (0-based) could not be carried out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<usize>,
     },
     /// The call ended with the caller's script not done: what was left.
     ScriptLeft {

@@ -389,6 +389,7 @@ fn an_interruption_that_cannot_happen_is_a_scenario_error_naming_why() {
     assert_eq!(results[0].status, Status::Error);
     let message = results[0].steps.iter().find_map(|s| s.message.clone()).expect("a message");
     assert!(message.contains("before the interruption point"), "{message}");
+    assert!(message.contains("the step at line 3 cannot be carried out"), "the step that wrote it: {message}");
 
     // The no-input prompt began before the interrupting step did.
     let path = write_feature(
@@ -399,6 +400,7 @@ fn an_interruption_that_cannot_happen_is_a_scenario_error_naming_why() {
     assert_eq!(results[0].status, Status::Error, "{:?}", results[0].steps);
     let message = results[0].steps.iter().find_map(|s| s.message.clone()).expect("a message");
     assert!(message.contains("cannot interrupt at 200 ms into the agent's reply"), "{message}");
+    assert!(message.contains("the step at line 5"), "{message}");
 }
 
 #[test]

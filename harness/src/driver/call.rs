@@ -242,6 +242,7 @@ async fn call(
 
     let caller = Caller {
         script: plan.script.iter().cloned().collect(),
+        actions: plan.script.len(),
         stems,
         renderer,
         conditions,

@@ -71,6 +71,8 @@ pub(super) struct PendingInterrupt {
     first_response: usize,
     target: Option<usize>,
     backchannel: bool,
+    /// Its place in the script.
+    action: usize,
 }
 
 pub(super) enum Waiting {
@@ -83,6 +85,8 @@ pub(super) enum Waiting {
 
 pub(super) struct Caller {
     pub script: VecDeque<CallerAction>,
+    /// How many actions the script had.
+    pub actions: usize,
     pub stems: Arc<Vec<Stem>>,
     /// The microphone and line between the caller and the agent.
     pub renderer: MicRenderer,
@@ -229,9 +233,11 @@ impl Caller {
         self.recorder.push(self.clock.now_us(), Event::ScriptNote { message: message.into() });
     }
 
-    /// The step cannot be carried out as written: a scenario error.
-    fn script_error(&self, message: impl Into<String>) {
-        self.recorder.push(self.clock.now_us(), Event::ScriptError { message: message.into() });
+    /// Script action `action` cannot be carried out as written: a scenario
+    /// error.
+    fn script_error(&self, action: usize, message: impl Into<String>) {
+        let event = Event::ScriptError { message: message.into(), action: Some(action) };
+        self.recorder.push(self.clock.now_us(), event);
     }
 
     /// The call ends with script left: record what the caller never did.
@@ -303,6 +309,7 @@ impl Caller {
             }
             CallerAction::HangUp => true,
             CallerAction::Interrupt { at, backchannel, .. } => {
+                let action = self.actions - self.script.len();
                 self.script.pop_front();
                 let stem = self.take_stem(s);
                 let pending = PendingInterrupt {
@@ -313,6 +320,7 @@ impl Caller {
                     first_response: 0,
                     target: None,
                     backchannel,
+                    action,
                 };
                 self.interrupt_step(s, now, pending);
                 false
@@ -361,14 +369,17 @@ impl Caller {
         .or(p.target);
         match p.target {
             Some(target) if target < p.began => {
-                self.script_error(format!(
-                    "the caller cannot interrupt at {} ms into the agent's reply: that reply began at {} ms, {} ms \
+                self.script_error(
+                    p.action,
+                    format!(
+                        "the caller cannot interrupt at {} ms into the agent's reply: that reply began at {} ms, {} ms \
                      before this step did (at {} ms)",
-                    ms(target - start),
-                    ms(start),
-                    ms(p.began - start),
-                    ms(p.began)
-                ));
+                        ms(target - start),
+                        ms(start),
+                        ms(p.began - start),
+                        ms(p.began)
+                    ),
+                );
                 s.waiting = Waiting::Idle;
             }
             // The last word of a reply is known once the agent has asked for all of it.
@@ -391,12 +402,15 @@ impl Caller {
                 self.start_speaking(s, now, p.stem, p.backchannel);
             }
             _ if !self.agent_talking(s, now) => {
-                self.script_error(format!(
-                    "the agent's reply from {} ms ended at {} ms, before the interruption point ({})",
-                    ms(start),
-                    ms(s.last_agent_sample.unwrap_or(now)),
-                    p.at
-                ));
+                self.script_error(
+                    p.action,
+                    format!(
+                        "the agent's reply from {} ms ended at {} ms, before the interruption point ({})",
+                        ms(start),
+                        ms(s.last_agent_sample.unwrap_or(now)),
+                        p.at
+                    ),
+                );
                 s.waiting = Waiting::Idle;
             }
             _ => s.waiting = Waiting::Interrupt(p),

@@ -86,6 +86,8 @@ pub struct CallPlan {
     pub accent: String,
     pub variant: String,
     pub script: Vec<CallerAction>,
+    /// The feature-file line of the step that wrote each script action.
+    pub script_lines: Vec<usize>,
     pub llm: LlmScript,
     pub stt_latency: Latency,
     pub tts_first_audio: Latency,
@@ -113,6 +115,7 @@ impl CallPlan {
             accent: "en-us".into(),
             variant: "f".into(),
             script: Vec::new(),
+            script_lines: Vec::new(),
             llm: LlmScript::default(),
             stt_latency: Latency { base_ms: 120, jitter_ms: 30 },
             tts_first_audio: Latency { base_ms: 100, jitter_ms: 20 },

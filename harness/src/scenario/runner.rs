@@ -180,6 +180,7 @@ fn run_seeded(
             world.docstring = step.docstring.clone();
             let ran =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (bound.def.run)(&mut world, &bound.args)));
+            world.note_script_line(step.line);
             match ran.unwrap_or_else(|payload| {
                 Err(StepError::Invalid(format!("the step panicked: {}", panic_text(&*payload))))
             }) {

@@ -192,6 +192,7 @@ impl<'a> World<'a> {
         let mut next = self.plan.clone();
         next.seed = crate::seed::Rng::derive(self.plan.seed, &format!("call-{}", self.plans_started)).next_u64();
         next.script.clear();
+        next.script_lines.clear();
         next.tool_allowlist = tenant.as_ref().and_then(|t| self.tool_allowlists.get(t).cloned().flatten());
         next.tenant = tenant;
         next
@@ -239,6 +240,14 @@ impl<'a> World<'a> {
         self.plan_ran = true;
     }
 
+    /// The step at `line` has run: any script actions it wrote are its.
+    pub fn note_script_line(&mut self, line: usize) {
+        if !self.plan_ran {
+            let written = self.plan.script.len();
+            self.plan.script_lines.resize(written, line);
+        }
+    }
+
     pub fn take_calls(self) -> Vec<CompletedCall> {
         self.calls
     }
@@ -252,7 +261,12 @@ fn script_errors(call: &CompletedCall) -> Vec<String> {
         .record
         .events()
         .filter_map(|(_, e)| match e {
-            crate::record::Event::ScriptError { message } => Some(message.clone()),
+            crate::record::Event::ScriptError { message, action } => {
+                match action.and_then(|a| call.plan.script_lines.get(a)) {
+                    Some(line) => Some(format!("the step at line {line} cannot be carried out: {message}")),
+                    None => Some(message.clone()),
+                }
+            }
             crate::record::Event::Agent(event) => match &event.kind {
                 EventKind::StageFailed { stage, message } => {
                     Some(format!("the agent crashed: its {stage} stage panicked: {message}"))
