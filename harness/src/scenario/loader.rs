@@ -105,7 +105,12 @@ fn load_file(file: &Path) -> Result<Vec<Scenario>, String> {
             // The parser says "Error at LINE:COL: {expected tokens}".
             let text = source.to_string();
             let place = text.strip_prefix("Error at ").and_then(|rest| rest.split(':').next()).unwrap_or("?");
-            format!("{}:{place}: not valid Gherkin ({text})", file.display())
+            let hint = if text.contains("unknown keyword") {
+                "; a step starts with Given, When, Then, And, But or *, and a file with `Feature:`"
+            } else {
+                ""
+            };
+            format!("{}:{place}: not valid Gherkin ({text}){hint}", file.display())
         }
     })?;
     let mut scenarios = Vec::new();
@@ -158,6 +163,17 @@ fn expand(
     scenario: &gherkin::Scenario,
     out: &mut Vec<Scenario>,
 ) -> Result<(), String> {
+    if scenario.steps.is_empty() {
+        // A first step with a misspelt keyword ("Whenn") reads as the
+        // scenario's description: an empty scenario would pass unseen.
+        return Err(format!(
+            "{}:{}: scenario {:?} has no steps (is a keyword misspelt? a line that is not a step reads as its \
+             description)",
+            file.display(),
+            scenario.position.line,
+            scenario.name
+        ));
+    }
     let mut all_tags = tags.to_vec();
     all_tags.extend(strip(&scenario.tags));
     let mut steps = background.to_vec();
@@ -251,6 +267,9 @@ mod tests {
         );
         let error = load_features(dir.path()).expect_err("malformed").to_string();
         assert!(error.contains("bad.feature:") && error.contains("not valid Gherkin"), "{error}");
+        write(dir.path(), "bad.feature", "Feature: x\n  Scenario: y\n    Whenn the caller says \"hello\"\n");
+        let error = load_features(dir.path()).expect_err("no steps").to_string();
+        assert!(error.contains("bad.feature:2: scenario \"y\" has no steps"), "{error}");
         write(dir.path(), "bad.feature", "# only a comment\n\n");
         let error = load_features(dir.path()).expect_err("empty").to_string();
         assert!(error.contains("bad.feature: the file has no feature"), "{error}");

@@ -76,13 +76,15 @@ fn call_overlay_version(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 
 fn refuses_tool(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let tool = str_arg(args, 0)?.to_string();
-    let call = w.call()?;
-    let proposed =
-        call.outcome.record.events().any(|(_, e)| matches!(e, Event::LlmToolCall { name, .. } if *name == tool));
+    let calls = super::then::all_calls(w)?;
+    let proposed = calls
+        .iter()
+        .flat_map(|c| c.outcome.record.events())
+        .any(|(_, e)| matches!(e, Event::LlmToolCall { name, .. } if *name == tool));
     if !proposed {
         return fail(format!("the LLM never proposed {tool}, so nothing was refused"));
     }
-    if super::then::tools_invoked(call).contains(&tool) {
+    if super::then::tools_invoked(calls).contains(&tool) {
         return fail(format!("{tool} reached the tool backend"));
     }
     Ok(())
@@ -91,21 +93,25 @@ fn refuses_tool(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 fn tool_got_credential(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let (tool, tenant, name) = (str_arg(args, 0)?.to_string(), str_arg(args, 1)?, str_arg(args, 2)?.to_string());
     let expected = crate::doubles::fingerprint(&credential(w, tenant, &name)?);
-    let call = w.call()?;
     let mut invoked = false;
-    for (_, event) in call.outcome.record.events() {
-        if let Event::ToolInvoked { name: invoked_name, credentials, .. } = event
-            && *invoked_name == tool
-        {
-            invoked = true;
-            if !credentials.iter().any(|c| c.name == name && c.fingerprint == expected) {
-                return fail(format!(
-                    "{tool} reached the backend without tenant {tenant:?}'s {name:?} (it carried {credentials:?})"
-                ));
+    // Every call of `tool` in the tenant's calls carried the tenant's own value.
+    for call in tenant_calls(w, tenant)? {
+        for (_, event) in call.outcome.record.events() {
+            if let Event::ToolInvoked { name: invoked_name, credentials, .. } = event
+                && *invoked_name == tool
+            {
+                invoked = true;
+                if !credentials.iter().any(|c| c.name == name && c.fingerprint == expected) {
+                    let carried: Vec<&str> = credentials.iter().map(|c| c.name.as_str()).collect();
+                    return fail(format!(
+                        "{tool} reached the backend without tenant {tenant:?}'s {name:?} (it carried {carried:?}, \
+                         values not shown)"
+                    ));
+                }
             }
         }
     }
-    if invoked { Ok(()) } else { fail(format!("{tool} never reached the tool backend")) }
+    if invoked { Ok(()) } else { fail(format!("{tool} never reached the tool backend in tenant {tenant:?}'s calls")) }
 }
 
 fn used_voice(w: &mut World<'_>, args: &[Arg]) -> StepResult {

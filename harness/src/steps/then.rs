@@ -211,18 +211,25 @@ fn agent_hung_up(w: &mut World<'_>, _: &[Arg]) -> StepResult {
     }
 }
 
-/// The tools that reached the backend, as its double recorded them.
-pub(super) fn tools_invoked(call: &CompletedCall) -> Vec<String> {
-    let invoked = call.outcome.record.events().filter_map(|(_, e)| match e {
+/// The tools that reached the backend in the scenario's calls, as its
+/// double recorded them.
+pub(super) fn tools_invoked(calls: &[CompletedCall]) -> Vec<String> {
+    let invoked = calls.iter().flat_map(|c| c.outcome.record.events()).filter_map(|(_, e)| match e {
         Event::ToolInvoked { name, .. } => Some(name.clone()),
         _ => None,
     });
     invoked.collect()
 }
 
+/// Every call of the scenario (running the one being described).
+pub(super) fn all_calls<'w>(w: &'w mut World<'_>) -> Result<&'w [CompletedCall], StepError> {
+    w.call()?;
+    w.calls()
+}
+
 fn tool_ran(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let tool = str_arg(args, 0)?.to_string();
-    let invoked = tools_invoked(w.call()?);
+    let invoked = tools_invoked(all_calls(w)?);
     if invoked.contains(&tool) {
         Ok(())
     } else {
