@@ -165,6 +165,18 @@ impl Overlay {
 
     /// Parse an overlay document; errors name the field path.
     pub fn parse_json(text: &str) -> Result<Self, Vec<FieldError>> {
+        // serde reads a struct from a JSON array too (by position): refuse
+        // anything but an object first.
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Err(e) => return Err(vec![field("(document)", format!("not valid JSON: {e}"))]),
+            Ok(value) if !value.is_object() => {
+                return Err(vec![field("(document)", "must be a JSON object of overlay fields")]);
+            }
+            Ok(value) if value.get("schema_version").is_none() => {
+                return Err(vec![field("schema_version", format!("missing (expected 1 to {OVERLAY_SCHEMA})"))]);
+            }
+            Ok(_) => {}
+        }
         let mut deserializer = serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
             let path = e.path().to_string();
@@ -310,6 +322,21 @@ mod tests {
         let errors = Overlay::parse_json(r#"{"schema_version": 2, "budgets": {"turn_ms": "fast"}}"#).expect_err("type");
         assert_eq!(errors[0].path, "budgets.turn_ms");
         assert!(errors[0].message.contains("invalid type"), "{errors:?}");
+    }
+
+    #[test]
+    fn only_a_json_object_with_a_schema_version_is_an_overlay() {
+        for text in ["[4]", r#"[4, {"greeting": "Hi from array"}]"#, "\"text\"", "null"] {
+            let errors = Overlay::parse_json(text).expect_err(text);
+            assert_eq!(
+                (errors[0].path.as_str(), errors[0].message.as_str()),
+                ("(document)", "must be a JSON object of overlay fields")
+            );
+        }
+        let errors = Overlay::parse_json(r#"{"voice": "verse"}"#).expect_err("no version");
+        assert_eq!(errors[0].path, "schema_version", "{errors:?}");
+        let errors = Overlay::parse_json("{\"schema_version\": 2,").expect_err("malformed");
+        assert!(errors[0].message.starts_with("not valid JSON: "), "{errors:?}");
     }
 
     #[test]
