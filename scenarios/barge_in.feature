@@ -103,3 +103,10 @@ Feature: Barge-in
       Then the caller hears "from ten until four on saturday"
       And the agent's history holds only the words the caller heard
       And the agent's history contains "monday to friday and from ten until four on saturday"
+
+    Scenario: A cough over the reply does not deafen the agent to the caller's real interruption after it
+      When the caller says "what are your opening hours"
+      And the caller coughs 1 seconds into the agent's reply
+      And the caller interrupts 2.5 seconds into the agent's reply saying "wait stop I have a different question"
+      Then the agent stops speaking within 400 ms of the interruption
+      And the agent's history holds only the words the caller heard
