@@ -110,3 +110,17 @@ Feature: Barge-in
       And the caller interrupts 2.5 seconds into the agent's reply saying "wait stop I have a different question"
       Then the agent stops speaking within 400 ms of the interruption
       And the agent's history holds only the words the caller heard
+
+    Scenario: The caller says "okay", then really interrupts the reply the agent went on with
+      When the caller says "what are your opening hours"
+      And the caller says "okay" as a backchannel 1.0 seconds into the agent's reply
+      And the caller interrupts 3.0 seconds into the agent's reply saying "wait stop I have a different question"
+      Then the agent stops speaking within 400 ms of the interruption
+      And the agent's history holds only the words the caller heard
+
+    Scenario: The caller says "okay" twice over one reply, and hears all of it
+      When the caller says "what are your opening hours"
+      And the caller says "okay" as a backchannel 1.0 seconds into the agent's reply
+      And the caller says "okay" as a backchannel 5.0 seconds into the agent's reply
+      Then the caller hears "from ten until four on saturday"
+      And the agent's history holds only the words the caller heard

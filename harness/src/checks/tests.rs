@@ -457,3 +457,19 @@ fn an_answer_to_the_okay_instead_of_the_rest_is_a_reply_lost_finding() {
     call.said("sorry i did not catch that");
     assert_eq!(kinds(&call.record(7000)), [FindingKind::ReplyLost]);
 }
+
+#[test]
+fn going_on_with_the_cut_reply_after_a_real_interruption_leaves_it_unanswered() {
+    let mut call = greeted();
+    call.caller("what are your hours", 1500, 2500)
+        .tts(2, 2700, "we are open from nine to five")
+        .play(2, 3000, 0, 800)
+        .caller("wait a moment", 3500, 4300)
+        .clear(3800)
+        .tts(3, 5000, "nine to five")
+        .play(3, 5200, 0, 600)
+        .said("we are open from nine to five");
+    let report = evaluate(&call.record(8000));
+    assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::NoReply], "{report:#?}");
+    assert!(report.findings[0].message.contains("wait a moment"), "{}", report.findings[0].message);
+}

@@ -323,6 +323,15 @@ impl CallTruth {
                         replies.push(Reply::new(after, response));
                     }
                 }
+                // Speech that goes on with a reply cut off mid-way is that
+                // reply resumed, even after a caller turn: it answers nothing.
+                // (From its very start it could as well be the same answer
+                // given again.)
+                Some(reply) if reply.cut() && reply.goes_on_with(&response).is_some_and(|stands| stands > 0) => {
+                    let stands = reply.goes_on_with(&response).unwrap_or(0);
+                    reply.resumed_at.push((reply.responses.len(), stands));
+                    reply.responses.push(response);
+                }
                 _ => replies.push(Reply::new(after, response)),
             }
         }

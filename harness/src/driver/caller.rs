@@ -342,7 +342,9 @@ impl Caller {
         let ms = |samples: usize| samples as u64 * 1000 / u64::from(LINE_RATE);
         if p.reply_start.is_none() {
             if self.agent_talking(s, now) && s.talking_since.is_some() {
-                p.reply_start = s.talking_since;
+                // After a backchannel the reply is the one the caller's turn
+                // got, however often the agent paused to listen.
+                p.reply_start = if s.backchannel_since_turn { s.reply_start } else { s.talking_since };
                 let responses = self.responses.lock().unwrap_or_else(|e| e.into_inner());
                 // The reply's responses: those asked for since the caller last spoke.
                 p.first_response = responses
@@ -367,7 +369,15 @@ impl Caller {
             InterruptAt::LastWord { percent, first_chunk } => self.last_word_target(s, now, &p, percent, first_chunk),
         }
         .or(p.target);
+        // After a backchannel the agent may be pausing to listen: the caller
+        // waits for it to go on (or to have been quiet long enough).
+        let listening = s.backchannel_since_turn
+            && !self.agent_talking(s, now)
+            && s.last_agent_sample.is_some_and(|last| {
+                (now.saturating_sub(last) as u64) * 1000 < AFTER_BACKCHANNEL_SILENCE_MS * u64::from(LINE_RATE)
+            });
         match p.target {
+            _ if listening => s.waiting = Waiting::Interrupt(p),
             Some(target) if target < p.began => {
                 self.script_error(
                     p.action,
