@@ -418,3 +418,23 @@ fn scenarios_whose_names_share_a_long_start_keep_separate_fixtures() {
     assert_ne!(voicegate::fixture::fixture_name(&a, 0), voicegate::fixture::fixture_name(&b, 0));
     assert_eq!(voicegate::fixture::fixture_name(&a, 0), voicegate::fixture::fixture_name(&a.clone(), 0));
 }
+
+#[test]
+fn a_closed_stdout_stops_the_output_not_the_program() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voicegate"))
+        .args(["corpus", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // Read one byte, then close the pipe, as `| head -c 1` does.
+    let mut first = [0u8; 1];
+    child.stdout.take().expect("stdout").read_exact(&mut first).expect("some output");
+    let status = child.wait().expect("exits");
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr");
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

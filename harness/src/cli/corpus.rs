@@ -38,10 +38,10 @@ pub fn run(action: CorpusAction) -> anyhow::Result<u8> {
         CorpusAction::List { dir } => {
             let corpus = Corpus::load(&dir.unwrap_or_else(Corpus::default_dir))?;
             let manifest = corpus.manifest();
-            println!("{} ({} Hz, {} entries)", manifest.generator, manifest.sample_rate, manifest.entries.len());
+            outln!("{} ({} Hz, {} entries)", manifest.generator, manifest.sample_rate, manifest.entries.len());
             for entry in &manifest.entries {
                 let ms = entry.samples as u64 * 1000 / u64::from(manifest.sample_rate);
-                println!("{:<15} {}  {:>5} ms  {}", entry.accent, entry.variant, ms, entry.text);
+                outln!("{:<15} {}  {:>5} ms  {}", entry.accent, entry.variant, ms, entry.text);
             }
             Ok(0)
         }
@@ -55,7 +55,7 @@ fn speak(voice: &str, text: &str, out: &std::path::Path) -> anyhow::Result<u8> {
     let espeak = Espeak::init().map_err(anyhow::Error::msg)?;
     let (samples, words) = espeak.phrase(text, voice).map_err(|e| anyhow::anyhow!("{text:?} in {voice}: {e}"))?;
     let written = crate::audio::flac::write_flac(out, &samples, CORPUS_RATE, CORPUS_BITS)?;
-    println!("{}", serde_json::json!({ "generator": espeak.version(), "samples": written, "words": words }));
+    outln!("{}", serde_json::json!({ "generator": espeak.version(), "samples": written, "words": words }));
     Ok(0)
 }
 
@@ -100,7 +100,7 @@ fn generate(dir: PathBuf) -> anyhow::Result<u8> {
         }
     }
     let manifest = write_manifest(&dir, generator, entries)?;
-    println!("wrote {} recordings with {} to {}", manifest.entries.len(), manifest.generator, dir.display());
+    outln!("wrote {} recordings with {} to {}", manifest.entries.len(), manifest.generator, dir.display());
     Ok(0)
 }
 

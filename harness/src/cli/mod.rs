@@ -1,5 +1,7 @@
 //! The command line: argument parsing and exit codes.
 
+#[macro_use]
+mod stdout;
 mod corpus;
 mod fixtures;
 mod run;

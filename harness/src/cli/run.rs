@@ -114,13 +114,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if args.keep_fixtures != KeepFixtures::None {
         save_fixtures(&args.out, &results, &options, args.keep_fixtures == KeepFixtures::All)?;
     }
-    print!("{}", terminal_table(&results));
+    out!("{}", terminal_table(&results));
     let virtual_ms: u64 = results
         .iter()
         .flat_map(|r| r.calls.iter())
         .map(|c| c.outcome.record.entries.last().map_or(0, |e| e.t_us / 1000))
         .sum();
-    println!(
+    outln!(
         "{} calls, {:.1} min of call time, in {:.2} s; reports in {}",
         results.iter().map(|r| r.calls.len()).sum::<usize>(),
         virtual_ms as f64 / 60_000.0,

@@ -64,19 +64,24 @@ pub fn scenario_slug(scenario: &crate::scenario::Scenario) -> String {
     format!("{stem}-{}-{:08x}", slug.chars().take(60).collect::<String>().trim_end_matches('-'), digest as u32)
 }
 
+/// An I/O error that names the file or folder it is about.
+fn at(path: &Path) -> impl Fn(std::io::Error) -> std::io::Error + '_ {
+    move |e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
 /// Write every report file under `out`; returns the paths written.
 /// The `records/` folder is replaced, so it holds this run's calls only.
 pub fn write_reports(out: &Path, seed: u64, results: &[ScenarioResult]) -> std::io::Result<Vec<PathBuf>> {
     let records = out.join("records");
     if records.is_dir() {
-        std::fs::remove_dir_all(&records)?;
+        std::fs::remove_dir_all(&records).map_err(at(&records))?;
     }
-    std::fs::create_dir_all(&records)?;
+    std::fs::create_dir_all(&records).map_err(at(&records))?;
     let mut written = Vec::new();
     for (i, result) in results.iter().enumerate() {
         for (c, call) in result.calls.iter().enumerate() {
             let path = out.join("records").join(format!("{}.jsonl", record_name(result, i, c)));
-            std::fs::write(&path, call.outcome.record.to_jsonl())?;
+            std::fs::write(&path, call.outcome.record.to_jsonl()).map_err(at(&path))?;
         }
     }
     let files = [
@@ -86,7 +91,7 @@ pub fn write_reports(out: &Path, seed: u64, results: &[ScenarioResult]) -> std::
     ];
     for (name, text) in files {
         let path = out.join(name);
-        std::fs::write(&path, text)?;
+        std::fs::write(&path, text).map_err(at(&path))?;
         written.push(path);
     }
     Ok(written)
