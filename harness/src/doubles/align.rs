@@ -4,7 +4,10 @@
 //!
 //! Both signals become log-energy envelopes in 10 ms frames; the stem is
 //! slid across the audio and the lag with the highest Pearson correlation
-//! over the overlap wins. A stem word counts as heard when at least half of
+//! over the overlap wins, with a small preference (`COVERAGE_WEIGHT`) for
+//! lags that account for more of the stem's speech: a short word ("yes")
+//! correlates about as well with one word of a longer utterance ("hours")
+//! as with itself, and a recogniser hears the whole utterance it is given. A stem word counts as heard when at least half of
 //! it lies inside the audio and the audio there is no quieter than the stem
 //! by more than `WORD_ENERGY_MARGIN_DB` (so a turn that holds only the first
 //! half of an utterance does not "hear" the second half in its silence).
@@ -21,6 +24,9 @@ const WIDEN: usize = 1;
 const MIN_ACTIVE_FRAMES: usize = 15;
 const MIN_EXPLAINED: f64 = 0.8;
 const WORD_ENERGY_MARGIN_DB: f32 = 12.0;
+/// How much a lag that covers all of a stem's speech is preferred over one
+/// that covers none of it, in correlation.
+const COVERAGE_WEIGHT: f64 = 0.25;
 
 /// A caller utterance as rendered for this call, before noise or channel.
 #[derive(Debug, Clone)]
@@ -95,12 +101,14 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
         return None;
     }
     let needed = ((active_count as f64 * MIN_EXPLAINED).ceil() as usize).max(MIN_ACTIVE_FRAMES);
-    let mut best: Option<Alignment> = None;
+    let mut best: Option<(f64, Alignment)> = None;
     let (mut a, mut s) = (Vec::new(), Vec::new());
     for (index, stem) in stems.iter().enumerate() {
         // Envelopes are in 10 ms frames whatever the rate, so audio at any
         // rate lines up with stems at theirs.
         let stem_env = envelope(&stem.samples, stem.sample_rate);
+        let stem_active = active_frames(&stem_env);
+        let stem_speech = stem_active.iter().filter(|&&x| x).count().max(1);
         let (n, m) = (audio_env.len() as i64, stem_env.len() as i64);
         for lag in -(n - 1)..m {
             // audio frame i lines up with stem frame i + lag
@@ -117,18 +125,16 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
                 continue;
             }
             let score = correlation(&a, &s);
-            if best.as_ref().is_none_or(|b| score > b.score) {
-                best = Some(Alignment {
-                    stem: index,
-                    lag_frames: lag,
-                    score,
-                    words: Vec::new(),
-                    word_indices: Vec::new(),
-                });
+            let covered = (a0..a1).filter(|&i| active[i as usize] && stem_active[(i + lag) as usize]).count();
+            let preference = score + COVERAGE_WEIGHT * covered as f64 / stem_speech as f64;
+            if score >= MIN_SCORE && best.as_ref().is_none_or(|(b, _)| preference > *b) {
+                let alignment =
+                    Alignment { stem: index, lag_frames: lag, score, words: Vec::new(), word_indices: Vec::new() };
+                best = Some((preference, alignment));
             }
         }
     }
-    let mut best = best.filter(|b| b.score >= MIN_SCORE)?;
+    let (_, mut best) = best?;
     let stem = &stems[best.stem];
     let stem_env = envelope(&stem.samples, stem.sample_rate);
     let frame = (stem.sample_rate * FRAME_MS / 1000) as usize;
@@ -203,5 +209,30 @@ mod tests {
         assert_eq!(found.words.join(" "), "do you deliver");
 
         assert!(align(&vec![0i16; ms(1000)], rate, &stems).is_none(), "silence matches nothing");
+    }
+
+    #[test]
+    fn a_short_word_is_heard_as_the_whole_utterance_it_is_not_as_part_of_a_longer_one() {
+        let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
+        let yes = stem(&corpus, "yes");
+        let rest = stem(&corpus, "what are your opening hours");
+        // A longer utterance that starts with the very same "yes".
+        let mut longer = yes.clone();
+        longer.text = format!("yes {}", rest.text);
+        let offset = longer.samples.len();
+        longer.samples.extend(&rest.samples);
+        longer.words.extend(rest.words.iter().map(|w| CorpusWord {
+            text: w.text.clone(),
+            start: w.start + offset,
+            end: w.end + offset,
+        }));
+        let rate = yes.sample_rate;
+        let mut audio = vec![0i16; (rate / 4) as usize];
+        audio.extend(&yes.samples);
+        audio.extend(vec![0i16; (rate / 2) as usize]);
+        // Both match "yes" equally well; the one it wholly covers wins,
+        // whichever comes first.
+        let found = align(&audio, rate, &[longer, yes]).expect("aligned");
+        assert_eq!((found.stem, found.words.join(" ")), (1, "yes".to_string()));
     }
 }
