@@ -65,6 +65,23 @@ pub struct CompletedCall {
     pub session_id: Option<SessionId>,
 }
 
+#[cfg(test)]
+impl CompletedCall {
+    /// A call made of `record` alone (no audio), checked as a run checks it.
+    pub(crate) fn of_record(plan: CallPlan, record: crate::record::CallRecord) -> Self {
+        let report = crate::checks::evaluate(&record);
+        let outcome = CallOutcome {
+            record,
+            caller_audio: vec![],
+            caller_rate: 16_000,
+            agent_audio: vec![],
+            sample_rate: 16_000,
+            persisted_history: vec![],
+        };
+        Self { plan, outcome, report, session_id: None }
+    }
+}
+
 /// The state of one scenario; it lives for exactly one scenario.
 pub struct World<'a> {
     /// The call being described by `Given`/`When` steps.

@@ -160,8 +160,7 @@ mod tests {
 
     use super::*;
     use crate::audio::Corpus;
-    use crate::checks::evaluate;
-    use crate::driver::{CallOutcome, CallPlan};
+    use crate::driver::CallPlan;
     use crate::record::{CallRecord, Entry};
     use crate::steps::CompletedCall;
 
@@ -186,18 +185,9 @@ mod tests {
             audio_digest: String::new(),
         };
         let record = CallRecord { entries: vec![Entry { t_us: 0, event: label }, Entry { t_us: 0, event: tts }] };
-        let report = evaluate(&record);
-        let outcome = CallOutcome {
-            record,
-            caller_audio: vec![],
-            caller_rate: 16_000,
-            agent_audio: vec![],
-            sample_rate: 16_000,
-            persisted_history: vec![],
-        };
         let mut plan = CallPlan::new("overlay", 1);
         plan.tenant = Some("acme".into());
-        CompletedCall { plan, outcome, report, session_id: None }
+        CompletedCall::of_record(plan, record)
     }
 
     fn used_version_1(call: CompletedCall, overlay: Value) -> StepResult {

@@ -311,8 +311,7 @@ pub(super) fn steps() -> Vec<StepDef> {
 mod tests {
     use super::*;
     use crate::audio::Corpus;
-    use crate::checks::evaluate;
-    use crate::driver::{CallOutcome, CallPlan};
+    use crate::driver::CallPlan;
     use crate::record::{CallRecord, Entry, Event};
 
     /// A call in which nothing happened: no speech either way, no history.
@@ -328,17 +327,7 @@ mod tests {
             },
             Entry { t_us: 0, event: Event::History { messages: vec![] } },
         ];
-        let record = CallRecord { entries };
-        let report = evaluate(&record);
-        let outcome = CallOutcome {
-            record,
-            caller_audio: vec![],
-            caller_rate: 16_000,
-            agent_audio: vec![],
-            sample_rate: 16_000,
-            persisted_history: vec![],
-        };
-        CompletedCall { plan: CallPlan::new("empty", 1), outcome, report, session_id: None }
+        CompletedCall::of_record(CallPlan::new("empty", 1), CallRecord { entries })
     }
 
     #[test]
