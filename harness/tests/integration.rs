@@ -169,7 +169,7 @@ fn unknown_steps_and_missing_phrases_name_the_file_and_line() {
     assert_eq!(results[0].status, Status::Error);
     let message = results[0].steps.iter().find_map(|s| s.message.clone()).expect("a message");
     assert!(
-        message.contains("case.feature:4") && message.contains("never recorded") && message.contains("phrases.txt"),
+        message.contains("case.feature:3") && message.contains("never recorded") && message.contains("phrases.txt"),
         "{message}"
     );
 }

@@ -126,18 +126,26 @@ impl Corpus {
     }
 
     /// The recording of `text` in `accent` and `variant` (`m` or `f`).
-    pub fn utterance(&self, text: &str, accent: &str, variant: &str) -> Result<Utterance, AudioError> {
+    /// Where the corpus holds `text` in `accent`/`variant`, or why not.
+    fn find(&self, text: &str, accent: &str, variant: &str) -> Result<usize, AudioError> {
         let key = (normalise_text(text), accent.to_string(), variant.to_string());
-        let Some(&index) = self.index.get(&key) else {
-            return Err(AudioError::MissingPhrase {
-                text: text.into(),
-                accent: format!("{accent}/{variant}"),
-                hint: format!(
-                    "add it to {} and regenerate the corpus; see README.md",
-                    self.root.join("phrases.txt").display()
-                ),
-            });
-        };
+        self.index.get(&key).copied().ok_or_else(|| AudioError::MissingPhrase {
+            text: text.into(),
+            accent: format!("{accent}/{variant}"),
+            hint: format!(
+                "add it to {} and regenerate the corpus; see README.md",
+                self.root.join("phrases.txt").display()
+            ),
+        })
+    }
+
+    /// Does the corpus hold `text` in `accent`/`variant` (without decoding it)?
+    pub fn check_phrase(&self, text: &str, accent: &str, variant: &str) -> Result<(), AudioError> {
+        self.find(text, accent, variant).map(|_| ())
+    }
+
+    pub fn utterance(&self, text: &str, accent: &str, variant: &str) -> Result<Utterance, AudioError> {
+        let index = self.find(text, accent, variant)?;
         let entry = &self.manifest.entries[index];
         let samples = self.audio_of(index)?;
         Ok(Utterance {

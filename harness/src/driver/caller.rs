@@ -382,8 +382,9 @@ impl Caller {
                 self.script_error(
                     p.action,
                     format!(
-                        "the caller cannot interrupt at {} ms into the agent's reply: that reply began at {} ms, {} ms \
+                        "the caller cannot {} at {} ms into the agent's reply: that reply began at {} ms, {} ms \
                      before this step did (at {} ms)",
+                        if p.backchannel { "say its backchannel" } else { "interrupt" },
                         ms(target - start),
                         ms(start),
                         ms(p.began - start),

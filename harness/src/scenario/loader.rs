@@ -80,6 +80,54 @@ pub fn load_features(path: &Path) -> Result<Vec<Scenario>, LoadError> {
     if problems.is_empty() { Ok(scenarios) } else { Err(LoadError { problems }) }
 }
 
+const KEYWORDS: [&str; 5] = ["Given", "When", "Then", "And", "But"];
+
+/// A line between a scenario's title and its first step that starts with a
+/// near miss of a step keyword ("Whenn", "Gievn"): Gherkin reads it as the
+/// scenario's description, so the step silently never runs.
+fn misspelt_keyword(text: &str) -> Option<(usize, String, &'static str)> {
+    let mut in_header = false;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let first = trimmed.split_whitespace().next().unwrap_or_default();
+        if ["Scenario:", "Scenario", "Example:", "Background:"].contains(&first) {
+            in_header = true;
+            continue;
+        }
+        if KEYWORDS.contains(&first) || first == "*" || first.starts_with('|') || first.starts_with('@') {
+            in_header = false;
+            continue;
+        }
+        if !in_header || first.len() < 3 {
+            continue;
+        }
+        // "And" and "But" are too short to tell a typo from a word.
+        let near = KEYWORDS
+            .iter()
+            .filter(|k| k.len() >= 4)
+            .find(|k| edit_distance(&first.to_lowercase(), &k.to_lowercase()) <= 2);
+        if let Some(keyword) = near {
+            return Some((i + 1, first.to_string(), keyword));
+        }
+    }
+    None
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -93,11 +141,21 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn load_file(file: &Path) -> Result<Vec<Scenario>, String> {
-    // The parser's own message for a file with no feature is a token dump.
-    if let Ok(text) = std::fs::read_to_string(file)
-        && text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-    {
-        return Err(format!("{}: the file has no feature (it should start with a `Feature:` line)", file.display()));
+    if let Ok(text) = std::fs::read_to_string(file) {
+        // The parser's own message for a file with no feature is a token dump.
+        if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            return Err(format!(
+                "{}: the file has no feature (it should start with a `Feature:` line)",
+                file.display()
+            ));
+        }
+        if let Some((line, word, keyword)) = misspelt_keyword(&text) {
+            return Err(format!(
+                "{}:{line}: `{word}` is not a step keyword (did you mean `{keyword}`?); the line would be read as \
+                 description and never run",
+                file.display()
+            ));
+        }
     }
     let feature = gherkin::Feature::parse_path(file, GherkinEnv::default()).map_err(|error| match error {
         ParseFileError::Reading { source, .. } => format!("{}: cannot read: {source}", file.display()),
@@ -267,7 +325,14 @@ mod tests {
         );
         let error = load_features(dir.path()).expect_err("malformed").to_string();
         assert!(error.contains("bad.feature:") && error.contains("not valid Gherkin"), "{error}");
-        write(dir.path(), "bad.feature", "Feature: x\n  Scenario: y\n    Whenn the caller says \"hello\"\n");
+        write(
+            dir.path(),
+            "bad.feature",
+            "Feature: x\n  Scenario: y\n    Whenn the caller says \"hello\"\n    Then the caller hears \"hello\"\n",
+        );
+        let error = load_features(dir.path()).expect_err("misspelt").to_string();
+        assert!(error.contains("bad.feature:3: `Whenn` is not a step keyword (did you mean `When`?)"), "{error}");
+        write(dir.path(), "bad.feature", "Feature: x\n  Scenario: y\n    A caller who only listens.\n");
         let error = load_features(dir.path()).expect_err("no steps").to_string();
         assert!(error.contains("bad.feature:2: scenario \"y\" has no steps"), "{error}");
         write(dir.path(), "bad.feature", "# only a comment\n\n");

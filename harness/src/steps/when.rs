@@ -3,14 +3,23 @@
 use super::{Arg, StepDef, StepError, StepResult, World, def, float_arg, ms_arg, str_arg};
 use crate::driver::{CallerAction, InterruptAt, Pause};
 
+/// Argument `i`, a phrase the caller says: the corpus must hold it in the
+/// caller's accent, or the step (not the one that later runs the call) is
+/// the scenario error.
+fn phrase(w: &World<'_>, args: &[Arg], i: usize) -> Result<String, StepError> {
+    let text = str_arg(args, i)?;
+    w.corpus.check_phrase(text, &w.plan.accent, &w.plan.variant).map_err(|e| StepError::Invalid(e.to_string()))?;
+    Ok(text.to_string())
+}
+
 fn says(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let text = str_arg(args, 0)?.to_string();
+    let text = phrase(w, args, 0)?;
     w.plan_mut()?.script.push(CallerAction::Say { text, pauses: Vec::new() });
     Ok(())
 }
 
 fn pausing(w: &mut World<'_>, args: &[Arg], filled: bool) -> StepResult {
-    let text = str_arg(args, 0)?.to_string();
+    let text = phrase(w, args, 0)?;
     let pause = Pause { ms: ms_arg(args, 1)?, after_word: str_arg(args, 2)?.to_string(), filled };
     w.plan_mut()?.script.push(CallerAction::Say { text, pauses: vec![pause] });
     Ok(())
@@ -26,7 +35,7 @@ fn says_hesitating(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 
 fn interrupts_after(w: &mut World<'_>, args: &[Arg]) -> StepResult {
     let at = into_reply(float_arg(args, 0)?)?;
-    let text = str_arg(args, 1)?.to_string();
+    let text = phrase(w, args, 1)?;
     w.plan_mut()?.script.push(CallerAction::Interrupt { at, text, backchannel: false });
     Ok(())
 }
@@ -40,7 +49,7 @@ fn into_reply(seconds: f64) -> Result<InterruptAt, StepError> {
 }
 
 fn backchannels_after(w: &mut World<'_>, args: &[Arg]) -> StepResult {
-    let text = str_arg(args, 0)?.to_string();
+    let text = phrase(w, args, 0)?;
     let at = into_reply(float_arg(args, 1)?)?;
     w.plan_mut()?.script.push(CallerAction::Interrupt { at, text, backchannel: true });
     Ok(())
@@ -53,7 +62,7 @@ fn coughs_after(w: &mut World<'_>, args: &[Arg]) -> StepResult {
 }
 
 fn last_word(w: &mut World<'_>, args: &[Arg], first_chunk: bool) -> StepResult {
-    let text = str_arg(args, 0)?.to_string();
+    let text = phrase(w, args, 0)?;
     let at = InterruptAt::LastWord { percent: 25, first_chunk };
     w.plan_mut()?.script.push(CallerAction::Interrupt { at, text, backchannel: false });
     Ok(())
