@@ -2,6 +2,7 @@
 //! what production voice agents get wrong.
 
 pub mod audio;
+pub mod canary;
 pub mod checks;
 pub mod cli;
 pub mod deployment;
