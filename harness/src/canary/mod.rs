@@ -3,6 +3,8 @@
 
 mod holm;
 mod proportions;
+mod split;
 
 pub use holm::weighted_holm;
 pub use proportions::{Count, calls_needed, harm_p_value, newcombe_difference, wilson};
+pub use split::split_mismatch_p_value;
