@@ -193,12 +193,21 @@ fn llm_says(r: &mut Responder, c: &mut Context, text: &str) {
     }
 }
 
-#[tokio::test]
-async fn after_an_okay_over_the_reply_it_goes_on_from_the_first_word_not_heard() {
+/// The caller asks for the opening hours and the LLM has written `text`
+/// (all of it, if `done`).
+fn answering(text: &str, done: bool) -> (Responder, Context) {
     let (mut r, mut c) = started(None);
     r.on_user_turn("what are your opening hours".into(), false, &mut c);
-    llm_says(&mut r, &mut c, "We are open from nine to five.");
-    r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+    llm_says(&mut r, &mut c, text);
+    if done {
+        r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+    }
+    (r, c)
+}
+
+#[tokio::test]
+async fn after_an_okay_over_the_reply_it_goes_on_from_the_first_word_not_heard() {
+    let (mut r, mut c) = answering("We are open from nine to five.", true);
     c.take_pushed();
     cut_in(&mut r, &mut c, 4);
     r.on_user_turn("okay".into(), false, &mut c);
@@ -211,9 +220,7 @@ async fn after_an_okay_over_the_reply_it_goes_on_from_the_first_word_not_heard()
 
 #[tokio::test]
 async fn a_noise_with_no_words_while_the_llm_still_writes_loses_nothing() {
-    let (mut r, mut c) = started(None);
-    r.on_user_turn("what are your opening hours".into(), false, &mut c);
-    llm_says(&mut r, &mut c, "We are open ");
+    let (mut r, mut c) = answering("We are open ", false);
     cut_in(&mut r, &mut c, 1);
     // The LLM goes on while the caller's sound is being recognised.
     llm_says(&mut r, &mut c, "from nine ");
@@ -229,9 +236,7 @@ async fn a_noise_with_no_words_while_the_llm_still_writes_loses_nothing() {
 
 #[tokio::test]
 async fn words_over_the_reply_take_the_turn_and_drop_what_was_being_written() {
-    let (mut r, mut c) = started(None);
-    r.on_user_turn("what are your opening hours".into(), false, &mut c);
-    llm_says(&mut r, &mut c, "We are open ");
+    let (mut r, mut c) = answering("We are open ", false);
     cut_in(&mut r, &mut c, 1);
     c.cancelled.clear();
     r.on_user_turn("do you deliver on weekends".into(), false, &mut c);
@@ -243,10 +248,7 @@ async fn words_over_the_reply_take_the_turn_and_drop_what_was_being_written() {
 
 #[tokio::test]
 async fn a_reply_heard_to_the_end_is_not_said_again() {
-    let (mut r, mut c) = started(None);
-    r.on_user_turn("what are your opening hours".into(), false, &mut c);
-    llm_says(&mut r, &mut c, "Nine to five.");
-    r.process(Frame::LlmDone, Origin::Job(JobId(1)), &mut c);
+    let (mut r, mut c) = answering("Nine to five.", true);
     let utterance = r.spoken.as_ref().expect("spoken").utterance;
     let finished = Frame::BotStoppedSpeaking { utterance, interrupted: false, heard_words: 3 };
     r.process(finished, Origin::FromDownstream, &mut c);

@@ -82,7 +82,7 @@ mod tests {
         spoken.text = "We are open from nine to five.".into();
         assert_eq!(spoken.unheard(), None, "not cut");
         spoken.cut_after = Some(3);
-        assert_eq!(spoken.unheard(), Some("from nine to five.".into()), "still being written: no word is lost");
+        assert_eq!(spoken.unheard(), Some("from nine to five.".into()), "still being written: the rest so far");
         spoken.done = true;
         assert_eq!(spoken.unheard(), Some("from nine to five.".into()));
         spoken.cut_after = Some(7);

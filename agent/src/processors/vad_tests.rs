@@ -53,6 +53,13 @@ fn babble_with_brief_dips_sets_the_background_at_its_level_not_its_dips() {
     assert!(gate(&mut vad, -30.0 + min_snr + 3.0, 126), "a caller over the babble is");
 }
 
+/// A long reply at about -15 dBFS, and the level of one of its frames.
+fn long_reply() -> (Vec<i16>, f32) {
+    let reply: Vec<i16> = (0..VAD_FRAME * 200).map(|i| ((i as f32 * 0.3).sin() * 0.25 * 32767.0) as i16).collect();
+    let level = energy_db(&reply[..VAD_FRAME]);
+    (reply, level)
+}
+
 /// Drive the gate and the coupling estimate as `analyse` does, for a
 /// frame of `energy` that earshot scores `score`.
 fn scored_frame(vad: &mut Vad, energy: f32, score: f32, index: u64) -> bool {
@@ -66,8 +73,7 @@ fn scored_frame(vad: &mut Vad, energy: f32, score: f32, index: u64) -> bool {
 
 #[test]
 fn a_cough_over_the_reply_does_not_deafen_the_agent_to_the_caller() {
-    let reply: Vec<i16> = (0..VAD_FRAME * 200).map(|i| ((i as f32 * 0.3).sin() * 0.25 * 32767.0) as i16).collect();
-    let reply_db = energy_db(&reply[..VAD_FRAME]);
+    let (reply, reply_db) = long_reply();
     let mut vad = Vad::new(VadSettings::default());
     vad.schedule_playback(&reply, VAD_RATE);
     // No echo: the estimate falls to the microphone's floor.
@@ -85,9 +91,7 @@ fn a_cough_over_the_reply_does_not_deafen_the_agent_to_the_caller() {
 
 #[test]
 fn the_echo_coupling_is_measured_so_a_quiet_caller_gets_through_only_without_echo() {
-    // A long reply at about -15 dBFS.
-    let reply: Vec<i16> = (0..VAD_FRAME * 200).map(|i| ((i as f32 * 0.3).sin() * 0.25 * 32767.0) as i16).collect();
-    let reply_db = energy_db(&reply[..VAD_FRAME]);
+    let (reply, reply_db) = long_reply();
     for (echo_db, caller_gets_through) in [(None, true), (Some(-15.0), false)] {
         let mut vad = Vad::new(VadSettings::default());
         for index in 0..10 {
@@ -111,8 +115,7 @@ fn the_echo_coupling_is_measured_so_a_quiet_caller_gets_through_only_without_ech
 
 #[test]
 fn a_caller_under_the_gate_cannot_ratchet_the_echo_estimate_up() {
-    let reply: Vec<i16> = (0..VAD_FRAME * 200).map(|i| ((i as f32 * 0.3).sin() * 0.25 * 32767.0) as i16).collect();
-    let reply_db = energy_db(&reply[..VAD_FRAME]);
+    let (reply, reply_db) = long_reply();
     let mut vad = Vad::new(VadSettings::default());
     vad.schedule_playback(&reply, VAD_RATE);
     // An echo 20 dB down, voice-like, for half a second: that is the estimate.

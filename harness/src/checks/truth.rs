@@ -310,29 +310,28 @@ impl CallTruth {
         let clears_sent: Vec<u64> = gateway_clears_us.iter().map(|c| c.saturating_sub(leg)).collect();
         for response in responses.into_values() {
             let after = onsets.iter().filter(|&&onset| onset < response.requested_us).count();
-            match replies.last_mut() {
-                Some(reply) if reply.after_utterances == after => {
-                    let previous = reply.responses.last().map_or(0, |r| r.requested_us);
-                    let cut_since = clears_sent.iter().any(|&c| previous <= c && c <= response.requested_us);
-                    if !cut_since {
-                        reply.responses.push(response);
-                    } else if let Some(stands) = reply.goes_on_with(&response) {
-                        reply.resumed_at.push((reply.responses.len(), stands));
-                        reply.responses.push(response);
-                    } else {
-                        replies.push(Reply::new(after, response));
-                    }
-                }
-                // Speech that goes on with a reply cut off mid-way is that
-                // reply resumed, even after a caller turn: it answers nothing.
-                // (From its very start it could as well be the same answer
-                // given again.)
-                Some(reply) if reply.cut() && reply.goes_on_with(&response).is_some_and(|stands| stands > 0) => {
-                    let stands = reply.goes_on_with(&response).unwrap_or(0);
+            let Some(reply) = replies.last_mut() else {
+                replies.push(Reply::new(after, response));
+                continue;
+            };
+            let same_turn = reply.after_utterances == after;
+            let previous = reply.responses.last().map_or(0, |r| r.requested_us);
+            let cut_since = clears_sent.iter().any(|&c| previous <= c && c <= response.requested_us);
+            if same_turn && !cut_since {
+                reply.responses.push(response);
+                continue;
+            }
+            // After a cut, speech that goes on with the cut words is the reply
+            // resumed; after a caller turn too (it answers nothing), unless it
+            // starts from the very beginning, which could as well be the same
+            // answer given again.
+            let resumes = reply.goes_on_with(&response).filter(|&stands| same_turn || (reply.cut() && stands > 0));
+            match resumes {
+                Some(stands) => {
                     reply.resumed_at.push((reply.responses.len(), stands));
                     reply.responses.push(response);
                 }
-                _ => replies.push(Reply::new(after, response)),
+                None => replies.push(Reply::new(after, response)),
             }
         }
         Self { utterances, replies, playback, clears_us, end_us, llm_streams: llm.into_values().collect() }
