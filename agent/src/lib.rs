@@ -12,6 +12,7 @@
 //! (`store`), the control plane (`control`) and its HTTP API (`server`),
 //! whose tenant comes from a signed token (`tenant`).
 
+pub mod call_metrics;
 pub mod config;
 pub mod control;
 pub mod frame;

@@ -1,11 +1,12 @@
 //! One ephemeral session per call. Everything a call needs is built here
 //! when it starts and dropped when it ends; the history is handed over.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::call_metrics::CallMetrics;
 use crate::config::{EffectiveConfig, Source};
 use crate::guardrails::redact_pii;
 use crate::history::SharedHistory;
@@ -25,6 +26,8 @@ pub struct SessionOutcome {
     /// The conversation as the agent held it (raw: never persist this),
     /// for checks of what the agent remembers.
     pub conversation: Vec<ChatMessage>,
+    /// What the agent knows of its own call, as logged (`call.completed`).
+    pub metrics: CallMetrics,
 }
 
 pub struct Session {
@@ -70,8 +73,10 @@ impl Session {
 
     /// Run the call to its end.
     pub async fn run(self, transport: CallTransport) -> SessionOutcome {
+        let journal = Arc::new(Mutex::new(Vec::new()));
         let events = EventSink::new(self.ids.clone(), Instant::now(), self.observer)
-            .redacting(self.config.settings.guardrails.redact_pii);
+            .redacting(self.config.settings.guardrails.redact_pii)
+            .journaling(journal.clone());
         events.emit(EventKind::SessionStarted);
         let config = self.config;
         events.emit(EventKind::ConfigMerged {
@@ -111,6 +116,10 @@ impl Session {
             }
         }
         events.emit(EventKind::SessionEnded { messages: history.len() });
-        SessionOutcome { ids: events.ids().clone(), history, conversation }
+        let metrics = CallMetrics::from_agent_events(&journal.lock().unwrap_or_else(|p| p.into_inner()));
+        // One line a call, in the schema of the harness's `calls.jsonl`.
+        let line = serde_json::to_string(&metrics).unwrap_or_default();
+        tracing::info!(target: "call.completed", trace_id = %events.ids().trace_id, "{line}");
+        SessionOutcome { ids: events.ids().clone(), history, conversation, metrics }
     }
 }

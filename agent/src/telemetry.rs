@@ -5,6 +5,7 @@
 //! an event without them.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -222,11 +223,18 @@ pub struct EventSink {
     started: Instant,
     tx: Option<mpsc::UnboundedSender<AgentEvent>>,
     redact_pii: bool,
+    journal: Option<Arc<Mutex<Vec<AgentEvent>>>>,
 }
 
 impl EventSink {
     pub fn new(ids: SessionIds, started: Instant, tx: Option<mpsc::UnboundedSender<AgentEvent>>) -> Self {
-        Self { ids, started, tx, redact_pii: false }
+        Self { ids, started, tx, redact_pii: false, journal: None }
+    }
+
+    /// Also keep every event (as emitted, masked if asked) in `journal`.
+    pub fn journaling(mut self, journal: Arc<Mutex<Vec<AgentEvent>>>) -> Self {
+        self.journal = Some(journal);
+        self
     }
 
     /// Mask PII in every event (the overlay's `guardrails.redact_pii`).
@@ -255,6 +263,9 @@ impl EventSink {
             event = ?event.kind,
             "agent event"
         );
+        if let Some(journal) = &self.journal {
+            journal.lock().unwrap_or_else(|p| p.into_inner()).push(event.clone());
+        }
         if let Some(tx) = &self.tx {
             // The observer going away must never disturb the call.
             let _ = tx.send(event);

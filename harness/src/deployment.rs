@@ -34,11 +34,12 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    pub fn start() -> Result<Self, String> {
+    /// The control plane of an agent running `definition`.
+    pub fn start(definition: Arc<AgentDefinition>) -> Result<Self, String> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         let store =
             runtime.block_on(Store::connect("sqlite::memory:")).map_err(|e| format!("cannot open the store: {e}"))?;
-        let control = Arc::new(ControlPlane::new(store, Arc::new(AgentDefinition::reference())));
+        let control = Arc::new(ControlPlane::new(store, definition));
         Ok(Self { runtime, state: AppState { control, keys: Arc::new(TokenKeys::new(TOKEN_SECRET)) } })
     }
 

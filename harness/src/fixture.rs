@@ -18,6 +18,7 @@ use crate::audio::render::Rendering;
 use crate::audio::{Corpus, read_wav, write_wav};
 use crate::faults::Fault;
 use crate::record::{CallRecord, Event, TimedWord};
+use crate::driver::AgentOptions;
 use crate::scenario::{RunOptions, Scenario, ScenarioResult, Status, StepStatus, replay_scenario};
 use crate::seed::{digest_samples, fnv1a};
 use crate::steps::CompletedCall;
@@ -300,7 +301,17 @@ pub fn replay(fixture: &Fixture, corpus: &Corpus) -> Result<Replay, FixtureError
             ))
         })?),
     };
-    let result = replay_scenario(&m.scenario, m.seed, fault, corpus)
+    let definition = match m.agent_version.as_deref() {
+        None => None,
+        Some(id) => Some(
+            voicegate_agent::config::DefinitionRegistry::embedded()
+                .map_err(|e| FixtureError::Invalid(format!("the compiled-in definitions: {e:?}")))?
+                .select(id)
+                .map_err(|e| FixtureError::Invalid(format!("{}: agent_version: {e}", fixture.dir.display())))?,
+        ),
+    };
+    let agent = AgentOptions { definition, fault, ..AgentOptions::default() };
+    let result = replay_scenario(&m.scenario, m.seed, agent, corpus)
         .map_err(|e| FixtureError::Invalid(format!("{}: {e}", fixture.dir.display())))?;
     let verdict = Verdict::of(&result);
     let (same_record, same_caller_audio, first_difference) = match result.calls.get(m.call) {
@@ -355,7 +366,7 @@ pub fn check_regression(
     let mut scenario = m.scenario.clone();
     scenario.feature = "Regressions".into();
     scenario.name = format!("{name}: {}", m.scenario.name);
-    replay_scenario(&scenario, m.seed, options.fault, corpus)
+    replay_scenario(&scenario, m.seed, options.agent(), corpus)
         .map_err(|e| FixtureError::Invalid(format!("{}: {e}", fixture.dir.display())))
 }
 

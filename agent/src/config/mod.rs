@@ -2,6 +2,7 @@
 //! overlays stored as data, and the pure merge of the two.
 
 mod definition;
+mod embedded;
 mod merge;
 mod overlay;
 mod registry;

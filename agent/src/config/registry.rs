@@ -110,13 +110,63 @@ impl DefinitionRegistry {
     pub fn all(&self) -> impl Iterator<Item = &LoadedDefinition> {
         self.definitions.values()
     }
+
+    /// The definitions compiled into the binary (every released version
+    /// under `agent/definitions/`), checked against the lock compiled in
+    /// beside them, so a version can be chosen with nothing on disk.
+    pub fn embedded() -> Result<Self, Vec<DefinitionError>> {
+        let lock: LockFile = toml::from_str(super::embedded::LOCK).map_err(|e| {
+            vec![DefinitionError { source_name: LOCK_FILE.into(), message: e.to_string().trim_end().into() }]
+        })?;
+        let mut registry = Self::default();
+        let mut errors = Vec::new();
+        for (path, text) in super::embedded::FILES {
+            match load_text(text, Path::new(path), &lock) {
+                Ok(loaded) if loaded.released => {
+                    let key = (loaded.definition.name.clone(), loaded.definition.parsed_version().expect("validated"));
+                    registry.definitions.insert(key, loaded);
+                }
+                Ok(loaded) => errors.push(DefinitionError {
+                    source_name: (*path).into(),
+                    message: format!("{} is compiled in but not released", loaded.definition.id()),
+                }),
+                Err(error) => errors.push(error),
+            }
+        }
+        if errors.is_empty() { Ok(registry) } else { Err(errors) }
+    }
+
+    /// `name@version`, or `name` for its latest released version; the
+    /// error lists what there is.
+    pub fn select(&self, id: &str) -> Result<Arc<AgentDefinition>, String> {
+        let (name, version) = match id.split_once('@') {
+            Some((name, version)) => (name, Some(version)),
+            None => (id, None),
+        };
+        let found = match version {
+            Some(version) => self.get(name, version),
+            None => self.latest(name),
+        };
+        found.ok_or_else(|| {
+            let known: Vec<String> = self.all().map(|l| l.definition.id()).collect();
+            format!("no agent definition {id:?}; there are: {}", known.join(", "))
+        })
+    }
 }
 
 fn load_file(path: &Path, lock: &LockFile) -> Result<LoadedDefinition, DefinitionError> {
     let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| DefinitionError { source_name: name.clone(), message: e.to_string() })?;
+    load_text(&text, path, lock)
+}
+
+/// One definition file's text, checked against its place (`<name>/<version>.toml`)
+/// and the lock.
+fn load_text(text: &str, path: &Path, lock: &LockFile) -> Result<LoadedDefinition, DefinitionError> {
+    let name = path.display().to_string();
     let error = |message: String| DefinitionError { source_name: name.clone(), message };
-    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-    let definition = AgentDefinition::parse(&text, &name)?;
+    let definition = AgentDefinition::parse(text, &name)?;
     let folder = path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or_default();
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     if folder != definition.name || stem != definition.version {
@@ -219,6 +269,21 @@ mod tests {
         assert_eq!(added.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["1.2.0"]);
         let registry = DefinitionRegistry::load(dir.path()).expect("loads");
         assert_eq!(registry.latest("support").expect("latest").version, "1.2.0");
+    }
+
+    #[test]
+    fn every_definition_on_disk_is_compiled_in_and_selectable() {
+        let on_disk = DefinitionRegistry::load(&project_definitions()).expect("loads");
+        let embedded = DefinitionRegistry::embedded().expect("the compiled-in definitions are released");
+        let ids = |r: &DefinitionRegistry| r.all().map(|l| l.definition.id()).collect::<Vec<_>>();
+        assert_eq!(ids(&embedded), ids(&on_disk), "add every new release to config/embedded.rs");
+        for loaded in on_disk.all() {
+            let id = loaded.definition.id();
+            assert_eq!(embedded.select(&id).expect("selectable").content_hash, loaded.definition.content_hash);
+        }
+        assert_eq!(embedded.select("support").expect("latest").id(), on_disk.latest("support").expect("l").id());
+        let error = embedded.select("support@9.9.9").expect_err("unknown");
+        assert!(error.contains("support@9.9.9") && error.contains("support@1.1.0"), "{error}");
     }
 
     #[test]

@@ -3,7 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use clap::Args;
+use voicegate_agent::AgentDefinition;
+use voicegate_agent::config::DefinitionRegistry;
 
 use super::{EXIT_FAILED, EXIT_USAGE};
 use crate::audio::Corpus;
@@ -31,6 +35,10 @@ pub struct RunArgs {
     /// The speech corpus folder.
     #[arg(long)]
     pub corpus: Option<PathBuf>,
+    /// The reference agent's released definition: `support@1.1.0`, or
+    /// `support` for the latest (the default).
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub agent: Option<String>,
     /// Run the reference agent with a known bug, to see the checks catch it.
     #[arg(long, value_enum)]
     pub agent_fault: Option<crate::faults::Fault>,
@@ -64,6 +72,15 @@ pub(super) fn resolve(path: &Path, fallback: &str) -> PathBuf {
     if path == Path::new(fallback) && project.exists() { project } else { path.to_path_buf() }
 }
 
+/// A released definition compiled into the binary, by `name@version` or
+/// `name` (the latest).
+pub(super) fn select_definition(id: &str) -> Result<Arc<AgentDefinition>, String> {
+    let registry = DefinitionRegistry::embedded().map_err(|errors| {
+        errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    })?;
+    registry.select(id)
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let tags = match args.tags.as_deref().map(TagExpr::parse).transpose() {
@@ -89,7 +106,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
-    let options = RunOptions { seed: args.seed, jobs: args.jobs, fault: args.agent_fault };
+    let definition = match args.agent.as_deref().map(select_definition).transpose() {
+        Ok(definition) => definition,
+        Err(message) => {
+            eprintln!("error: --agent: {message}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let options = RunOptions { seed: args.seed, jobs: args.jobs, fault: args.agent_fault, definition };
     let mut results = match run_scenarios(&scenarios, &corpus, &options) {
         Ok(results) => results,
         Err(error) => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use voicegate_agent::Session;
-use voicegate_agent::config::{AgentDefinition, EffectiveConfig, merge};
+use voicegate_agent::config::{EffectiveConfig, merge};
 use voicegate_agent::control::NewSession;
 use voicegate_agent::services::{Services, ToolService};
 use voicegate_agent::telemetry::{SessionId, TenantId, TraceId};
@@ -130,7 +130,7 @@ pub fn render_stem(
 pub fn agent_config(plan: &CallPlan, session: Option<&NewSession>) -> EffectiveConfig {
     let mut config = match session {
         Some(session) => (*session.config).clone(),
-        None => merge(Arc::new(AgentDefinition::reference()), None).expect("the built-in definition merges"),
+        None => merge(plan.agent.definition(), None).expect("a released definition merges with no overlay"),
     };
     if let Some(ms) = plan.agent.end_of_turn_ms {
         config.settings.vad.end_of_turn_ms = ms;

@@ -1,5 +1,9 @@
 //! What a call should do, as the scenario's steps describe it.
 
+use std::sync::Arc;
+
+use voicegate_agent::AgentDefinition;
+
 use crate::audio::render::Rendering;
 use crate::doubles::{Latency, LlmScript, ToolScript};
 use crate::faults::Fault;
@@ -71,6 +75,9 @@ impl Default for Budgets {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentOptions {
+    /// The released definition the agent runs (`--agent support@X`);
+    /// `None` for the built-in reference.
+    pub definition: Option<Arc<AgentDefinition>>,
     /// A known bug injected around the agent (`--agent-fault`).
     pub fault: Option<Fault>,
     pub end_of_turn_ms: Option<u32>,
@@ -104,6 +111,13 @@ pub struct CallPlan {
     pub network: Network,
     /// The call is cut off after this long whatever happens.
     pub max_call_ms: u64,
+}
+
+impl AgentOptions {
+    /// The definition the agent runs.
+    pub fn definition(&self) -> Arc<AgentDefinition> {
+        self.definition.clone().unwrap_or_else(|| Arc::new(AgentDefinition::reference()))
+    }
 }
 
 impl CallPlan {

@@ -3,13 +3,15 @@
 //! each call on its own thread and virtual clock. Results come back in
 //! file order, whatever the parallelism.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::loader::{LoadError, Scenario};
 use crate::audio::Corpus;
 use crate::checks::Finding;
-use crate::driver::CallPlan;
+use voicegate_agent::AgentDefinition;
+
+use crate::driver::{AgentOptions, CallPlan};
 use crate::faults::Fault;
 use crate::seed::Rng;
 use crate::steps::{Arg, CompletedCall, StepDef, StepError, World, registry};
@@ -22,11 +24,20 @@ pub struct RunOptions {
     /// Run the agent with a known bug injected around it, to see the
     /// harness catch it.
     pub fault: Option<Fault>,
+    /// The agent's released definition; `None` for the built-in one.
+    pub definition: Option<Arc<AgentDefinition>>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { seed: 1, jobs: 0, fault: None }
+        Self { seed: 1, jobs: 0, fault: None, definition: None }
+    }
+}
+
+impl RunOptions {
+    /// The agent every call of the run talks to.
+    pub fn agent(&self) -> AgentOptions {
+        AgentOptions { definition: self.definition.clone(), fault: self.fault, ..AgentOptions::default() }
     }
 }
 
@@ -146,19 +157,19 @@ fn bind<'r>(scenarios: &[Scenario], defs: &'r [StepDef]) -> Result<Vec<Vec<Bound
 }
 
 fn run_one(scenario: &Scenario, steps: &[Bound<'_>], corpus: &Corpus, options: &RunOptions) -> ScenarioResult {
-    run_seeded(scenario, steps, corpus, scenario_seed(options.seed, scenario), options.fault)
+    run_seeded(scenario, steps, corpus, scenario_seed(options.seed, scenario), options.agent())
 }
 
 /// Run one scenario again with the seed it ran with (from a fixture).
 pub fn replay_scenario(
     scenario: &Scenario,
     seed: u64,
-    fault: Option<Fault>,
+    agent: AgentOptions,
     corpus: &Corpus,
 ) -> Result<ScenarioResult, LoadError> {
     let defs = registry();
     let bound = bind(std::slice::from_ref(scenario), &defs)?;
-    Ok(run_seeded(scenario, &bound[0], corpus, seed, fault))
+    Ok(run_seeded(scenario, &bound[0], corpus, seed, agent))
 }
 
 fn run_seeded(
@@ -166,10 +177,10 @@ fn run_seeded(
     steps: &[Bound<'_>],
     corpus: &Corpus,
     seed: u64,
-    fault: Option<Fault>,
+    agent: AgentOptions,
 ) -> ScenarioResult {
     let mut plan = CallPlan::new(format!("{} / {}", scenario.feature, scenario.name), seed);
-    plan.agent.fault = fault;
+    plan.agent = agent;
     let mut world = World::new(plan, corpus);
     let mut outcomes = Vec::new();
     let mut status = Status::Passed;

@@ -146,7 +146,8 @@ impl<'a> World<'a> {
     /// The scenario's deployment of the agent's control plane, started on first use.
     pub fn deployment(&mut self) -> Result<&Deployment, StepError> {
         if self.deployment.is_none() {
-            self.deployment = Some(Deployment::start().map_err(StepError::Invalid)?);
+            let definition = self.plan.agent.definition();
+            self.deployment = Some(Deployment::start(definition).map_err(StepError::Invalid)?);
         }
         Ok(self.deployment.as_ref().expect("just started"))
     }
