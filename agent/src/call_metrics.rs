@@ -27,10 +27,22 @@ pub struct TurnMetrics {
     /// From the end of the caller's speech to the first agent sample heard
     /// (harness), or to the first audio sent (agent); `None`: unanswered.
     pub latency_ms: Option<f64>,
-    /// The stages of that wait, ms, when known: end of turn, STT, LLM first
-    /// token, first sentence, TTS first audio, playout.
+    /// The stages of that wait, when known.
     #[serde(default)]
-    pub stages: Option<Vec<(String, f64)>>,
+    pub stages: Option<StageMetrics>,
+}
+
+/// Where a turn's wait went, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageMetrics {
+    pub end_of_turn_ms: f64,
+    pub stt_ms: f64,
+    pub llm_first_token_ms: f64,
+    /// From the LLM's first token to the TTS request of the first sentence.
+    pub first_sentence_ms: f64,
+    pub tts_first_audio_ms: f64,
+    pub playout_ms: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +88,9 @@ pub struct CallMetrics {
     pub error: bool,
     /// What the errors were (`llm_fallback`, `cannot_do`, `dropped`, ...).
     pub error_kinds: Vec<String>,
+    /// Times the caller heard the agent say it did not understand.
+    #[serde(default)]
+    pub reprompts: u32,
     pub turns: Vec<TurnMetrics>,
     pub barge_ins: Vec<BargeInMetrics>,
     /// The agent stopped its reply with no caller speech.
@@ -121,6 +136,7 @@ impl CallMetrics {
             task_completed: Some(false),
             error: false,
             error_kinds: Vec::new(),
+            reprompts: 0,
             turns: Vec::new(),
             barge_ins: Vec::new(),
             false_barge_ins: 0,

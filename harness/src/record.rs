@@ -19,6 +19,21 @@ pub struct TimedWord {
     pub end_us: u64,
 }
 
+/// What a traffic call is for. The task is done when the caller heard
+/// every one of `replies` whole and every tool of `tools` answered without
+/// an error: the flow's goal, observed from the caller's side and the
+/// tool backend's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallGoal {
+    pub call_id: String,
+    pub intent: String,
+    pub replies: Vec<String>,
+    pub tools: Vec<String>,
+    /// The traffic segment: accent, noise band, phone line, intent.
+    pub segment: voicegate_agent::call_metrics::Segment,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -46,6 +61,18 @@ pub enum Event {
         /// deployed it; `None` when it allows every tool or is not known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tool_allowlist: Option<Vec<String>>,
+        /// What the agent was configured to say when something failed
+        /// (`prompts.llm_error`, `prompts.cannot_do`), as the harness
+        /// deployed it: hearing one is an error the caller noticed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fallback_prompts: Vec<String>,
+        /// What the agent says when it did not understand (`prompts.reprompt`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reprompt: Option<String>,
+        /// A traffic call's purpose, as the harness drew it: the yardstick
+        /// of task completion.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        goal: Option<CallGoal>,
     },
     /// One caller utterance, placed on the call's timeline.
     CallerSpeech {

@@ -41,6 +41,9 @@ impl Call {
             round_trip_us: us(round_trip_ms),
             network: crate::line::Network::ideal(),
             tool_allowlist,
+            fallback_prompts: Vec::new(),
+            reprompt: None,
+            goal: None,
         };
         Self { entries: vec![Entry { t_us: 0, event: started }], history: Vec::new(), utterances: 0 }
     }

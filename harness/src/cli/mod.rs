@@ -5,6 +5,7 @@ mod stdout;
 mod corpus;
 mod fixtures;
 mod run;
+mod traffic;
 
 pub use run::RunArgs;
 
@@ -23,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the Gherkin scenarios against the reference agent.
     Run(RunArgs),
+    /// Place calls drawn from a traffic profile against one agent version
+    /// and write their metrics (calls.jsonl) for `voicegate compare`.
+    Traffic(traffic::TrafficArgs),
     /// Manage the caller speech corpus.
     Corpus {
         #[command(subcommand)]
@@ -68,6 +72,7 @@ where
     };
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Traffic(args) => traffic::run(args),
         Command::Corpus { action } => corpus::run(action),
         Command::Replay { fixture, corpus } => fixtures::run_replay(&fixture, corpus),
         Command::Fixtures { action } => fixtures::run(action),

@@ -182,6 +182,8 @@ async fn call(
     let recorder = Recorder::default();
     let clock = CallClock::start();
     let seed = plan.seed;
+    let config = Arc::new(agent_config(plan, session));
+    let prompts = &config.settings.prompts;
     recorder.push(
         0,
         Event::CallStarted {
@@ -195,6 +197,9 @@ async fn call(
             round_trip_us: plan.network.round_trip_us(),
             network: plan.network,
             tool_allowlist: plan.tool_allowlist.clone(),
+            fallback_prompts: vec![prompts.llm_error.clone(), prompts.cannot_do.clone()],
+            reprompt: Some(prompts.reprompt.clone()),
+            goal: plan.goal.clone(),
         },
     );
     let conditions = SharedConditions::default();
@@ -221,7 +226,6 @@ async fn call(
     let llm = around_llm(plan.agent.fault, Arc::new(llm), tools.clone());
     let services = Services { stt: Arc::new(stt), llm, tts: Arc::new(tts), tools };
 
-    let config = Arc::new(agent_config(plan, session));
     let mut id_rng = Rng::derive(seed, "ids");
     let (trace_id, session_id) = match session {
         Some(s) => (TraceId::new(s.record.trace_id.clone()), s.record.session_id.clone()),

@@ -103,6 +103,8 @@ pub struct CallPlan {
     /// The tools the tenant's overlay allows, as deployed (`None`: all, or
     /// not known).
     pub tool_allowlist: Option<Vec<String>>,
+    /// A traffic call's purpose (`None` for a scenario's call).
+    pub goal: Option<crate::record::CallGoal>,
     pub budgets: Budgets,
     pub agent: AgentOptions,
     /// The caller's microphone and line: noise, codec, echo, rate.
@@ -135,6 +137,7 @@ impl CallPlan {
             tts_first_audio: Latency { base_ms: 100, jitter_ms: 20 },
             tools: ToolScript::default(),
             tool_allowlist: None,
+            goal: None,
             budgets: Budgets::default(),
             agent: AgentOptions::default(),
             rendering: Rendering::default(),

@@ -84,7 +84,17 @@ pub fn write_reports(out: &Path, seed: u64, results: &[ScenarioResult]) -> std::
             std::fs::write(&path, call.outcome.record.to_jsonl()).map_err(at(&path))?;
         }
     }
+    let calls: Vec<String> = results
+        .iter()
+        .flat_map(|r| r.calls.iter())
+        .map(|call| {
+            let version = call.plan.agent.definition().id();
+            let metrics = crate::metrics::call_metrics(&call.outcome.record, &call.report, &version, 0);
+            serde_json::to_string(&metrics).expect("call metrics always serialise") + "\n"
+        })
+        .collect();
     let files = [
+        (crate::metrics::CALLS_FILE, calls.concat()),
         ("report.json", report_json(seed, results)),
         ("junit.xml", junit_xml(results)),
         ("summary.md", summary_markdown(seed, results)),

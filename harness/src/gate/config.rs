@@ -1,0 +1,240 @@
+//! What the promotion gate guards: each metric with its margin and its
+//! share of the rollback alpha. Defaults follow `CANARY.md`; a TOML file
+//! (`--config`) overrides any of them.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// A guarded metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Share of calls where the caller noticed an error.
+    ErrorRate,
+    /// Share of calls whose task was not completed (harm: it rises).
+    TaskFailure,
+    /// p95 of heard turn latency, over all turns, calls resampled whole.
+    P95TurnLatency,
+    /// p99 of barge-in stop latency.
+    P99StopLatency,
+    /// Share of calls with a barge-in whose history was left wrong.
+    TruncationFailure,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 5] =
+        [Self::ErrorRate, Self::TaskFailure, Self::P95TurnLatency, Self::P99StopLatency, Self::TruncationFailure];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ErrorRate => "error rate",
+            Self::TaskFailure => "task completion",
+            Self::P95TurnLatency => "p95 turn latency",
+            Self::P99StopLatency => "p99 stop latency",
+            Self::TruncationFailure => "truncation failures",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::ErrorRate => "error_rate",
+            Self::TaskFailure => "task_failure",
+            Self::P95TurnLatency => "p95_turn_latency",
+            Self::P99StopLatency => "p99_stop_latency",
+            Self::TruncationFailure => "truncation_failure",
+        }
+    }
+
+    /// A rate per call (compared as a difference in points) rather than a
+    /// latency quantile (compared as a ratio).
+    pub fn is_rate(self) -> bool {
+        !matches!(self, Self::P95TurnLatency | Self::P99StopLatency)
+    }
+
+    /// The quantile of a latency metric.
+    pub fn quantile(self) -> Option<f64> {
+        match self {
+            Self::P95TurnLatency => Some(0.95),
+            Self::P99StopLatency => Some(0.99),
+            _ => None,
+        }
+    }
+}
+
+/// One guarded metric's margin and weight.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    /// The harm the gate tolerates: points (0.02 = 2 points) for rates, a
+    /// relative rise (0.10 = +10%) for latencies.
+    pub margin: f64,
+    /// Its share of the rollback alpha (weights are normalised).
+    pub weight: f64,
+    /// Unguarded metrics are reported, never decide.
+    #[serde(default = "yes")]
+    pub guarded: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateConfig {
+    /// One-sided alpha of the rollback tests, shared by the guarded metrics.
+    pub alpha: f64,
+    /// One-sided level of each metric's bound of harm for promotion.
+    pub promote_alpha: f64,
+    /// Power the plan and "calls needed" aim for.
+    pub power: f64,
+    /// Bootstrap resamples for the latency quantiles.
+    pub resamples: usize,
+    /// Fewest turns (or barge-ins) an arm needs before a quantile is
+    /// judged at all; below, the metric reads "insufficient data".
+    pub min_quantile_samples: MinSamples,
+    pub error_rate: Guard,
+    pub task_failure: Guard,
+    pub p95_turn_latency: Guard,
+    pub p99_stop_latency: Guard,
+    pub truncation_failure: Guard,
+}
+
+/// Per quantile: the order-statistic bound of the quantile exists at the
+/// promote level only from `ceil(ln(a) / ln(q))` samples (59 at p95, 299 at
+/// p99 for a = 0.05); these defaults ask several times that.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinSamples {
+    pub p95: usize,
+    pub p99: usize,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        let shared = 0.02 / 3.0;
+        Self {
+            alpha: 0.05,
+            promote_alpha: 0.05,
+            power: 0.80,
+            resamples: 2000,
+            min_quantile_samples: MinSamples { p95: 300, p99: 600 },
+            error_rate: Guard { margin: 0.02, weight: 0.02, guarded: true },
+            task_failure: Guard { margin: 0.02, weight: 0.01, guarded: true },
+            p95_turn_latency: Guard { margin: 0.10, weight: shared, guarded: true },
+            p99_stop_latency: Guard { margin: 0.10, weight: shared, guarded: true },
+            truncation_failure: Guard { margin: 0.005, weight: shared, guarded: true },
+        }
+    }
+}
+
+impl GateConfig {
+    pub fn guard(&self, metric: Metric) -> Guard {
+        match metric {
+            Metric::ErrorRate => self.error_rate,
+            Metric::TaskFailure => self.task_failure,
+            Metric::P95TurnLatency => self.p95_turn_latency,
+            Metric::P99StopLatency => self.p99_stop_latency,
+            Metric::TruncationFailure => self.truncation_failure,
+        }
+    }
+
+    /// The guarded metrics, in report order.
+    pub fn guarded(&self) -> Vec<Metric> {
+        Metric::ALL.into_iter().filter(|m| self.guard(*m).guarded).collect()
+    }
+
+    /// Each guarded metric's share of `alpha`, normalised.
+    pub fn alpha_of(&self, metric: Metric) -> f64 {
+        let total: f64 = self.guarded().iter().map(|m| self.guard(*m).weight).sum();
+        if !self.guard(metric).guarded || total <= 0.0 {
+            return 0.0;
+        }
+        self.alpha * self.guard(metric).weight / total
+    }
+
+    /// Only `metric` guarded, with the whole alpha (the plan's case).
+    pub fn only(metric: Metric) -> Self {
+        let mut config = Self::default();
+        for other in Metric::ALL {
+            let guard = config.guard_mut(other);
+            guard.guarded = other == metric;
+        }
+        config
+    }
+
+    fn guard_mut(&mut self, metric: Metric) -> &mut Guard {
+        match metric {
+            Metric::ErrorRate => &mut self.error_rate,
+            Metric::TaskFailure => &mut self.task_failure,
+            Metric::P95TurnLatency => &mut self.p95_turn_latency,
+            Metric::P99StopLatency => &mut self.p99_stop_latency,
+            Metric::TruncationFailure => &mut self.truncation_failure,
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        let unit = |field: &str, v: f64| {
+            if v > 0.0 && v < 1.0 { Ok(()) } else { Err(format!("{field} = {v}: expected between 0 and 1")) }
+        };
+        unit("alpha", config.alpha)?;
+        unit("promote_alpha", config.promote_alpha)?;
+        unit("power", config.power)?;
+        if config.resamples < 100 {
+            return Err(format!("resamples = {}: expected at least 100", config.resamples));
+        }
+        for metric in Metric::ALL {
+            let guard = config.guard(metric);
+            if !(guard.margin > 0.0 && guard.margin.is_finite()) {
+                return Err(format!("{}.margin = {}: expected a positive margin", metric.key(), guard.margin));
+            }
+            if !(guard.weight >= 0.0 && guard.weight.is_finite()) {
+                return Err(format!("{}.weight = {}: expected zero or more", metric.key(), guard.weight));
+            }
+        }
+        if config.guarded().iter().map(|m| config.guard(*m).weight).sum::<f64>() <= 0.0 {
+            return Err("no guarded metric has a weight: nothing could ever roll back".into());
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_split_follows_the_design() {
+        let config = GateConfig::default();
+        assert!((config.alpha_of(Metric::ErrorRate) - 0.02).abs() < 1e-12);
+        assert!((config.alpha_of(Metric::TaskFailure) - 0.01).abs() < 1e-12);
+        let total: f64 = Metric::ALL.iter().map(|m| config.alpha_of(*m)).sum();
+        assert!((total - 0.05).abs() < 1e-12, "the shares add up to alpha");
+        let only = GateConfig::only(Metric::ErrorRate);
+        assert_eq!(only.guarded(), [Metric::ErrorRate]);
+        assert!((only.alpha_of(Metric::ErrorRate) - 0.05).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_file_overrides_fields_and_bad_ones_are_named() {
+        let config = GateConfig::parse("[error_rate]\nmargin = 0.01\nweight = 0.03\n").expect("valid");
+        assert_eq!(config.error_rate.margin, 0.01);
+        assert_eq!(config.task_failure, GateConfig::default().task_failure, "the rest stay default");
+        for (text, expected) in [
+            ("alpha = 1.5", "alpha = 1.5"),
+            ("[error_rate]\nmargin = -1\nweight = 1", "error_rate.margin = -1"),
+            ("colour = 1", "unknown field `colour`"),
+            ("[p95_turn_latency]\nmargin = 0.1\nweight = 0.1\nguarded = false\n[error_rate]\nmargin = 0.02\nweight = 0\n[task_failure]\nmargin = 0.02\nweight = 0\n[p99_stop_latency]\nmargin = 0.1\nweight = 0\n[truncation_failure]\nmargin = 0.1\nweight = 0", "no guarded metric"),
+        ] {
+            let error = GateConfig::parse(text).expect_err(text);
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+}

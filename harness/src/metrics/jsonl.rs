@@ -1,0 +1,138 @@
+//! `calls.jsonl`: one [`CallMetrics`] a line. Reading refuses, naming the
+//! file and line, a malformed line, a missing field, a schema newer than
+//! this build's and a file with no calls; it never guesses.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use voicegate_agent::call_metrics::{CALL_METRICS_SCHEMA, CallMetrics};
+
+/// The file's name inside a run folder.
+pub const CALLS_FILE: &str = "calls.jsonl";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{path}:{line}: {message}")]
+    Line { path: PathBuf, line: usize, message: String },
+}
+
+/// A run folder's `calls.jsonl`, or the file itself.
+pub fn calls_path(path: &Path) -> PathBuf {
+    if path.is_dir() { path.join(CALLS_FILE) } else { path.to_path_buf() }
+}
+
+pub fn write_calls(path: &Path, calls: &[CallMetrics]) -> Result<(), MetricsError> {
+    let error = |e: std::io::Error| MetricsError::File { path: path.to_path_buf(), message: e.to_string() };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(error)?;
+    }
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(error)?);
+    for call in calls {
+        let line = serde_json::to_string(call).expect("call metrics always serialise");
+        writeln!(file, "{line}").map_err(error)?;
+    }
+    file.flush().map_err(error)
+}
+
+/// Every call of a `calls.jsonl` (or of the one in a run folder).
+pub fn read_calls(path: &Path) -> Result<Vec<CallMetrics>, MetricsError> {
+    let path = calls_path(path);
+    let text = std::fs::read_to_string(&path).map_err(|e| MetricsError::File {
+        path: path.clone(),
+        message: format!("cannot read it: {e} (expected a calls.jsonl, or a run folder holding one)"),
+    })?;
+    let mut calls = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = |message: String| MetricsError::Line { path: path.clone(), line: i + 1, message };
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| at(format!("not a JSON object: {e}")))?;
+        let schema = value.get("schema").and_then(serde_json::Value::as_u64).ok_or_else(|| {
+            at("no \"schema\" field: expected a call-metrics line with \"schema\": 1".into())
+        })?;
+        if schema > u64::from(CALL_METRICS_SCHEMA) {
+            return Err(at(format!(
+                "schema {schema} is newer than this voicegate reads ({CALL_METRICS_SCHEMA}); upgrade voicegate"
+            )));
+        }
+        calls.push(serde_json::from_value(value).map_err(|e| at(format!("not a call-metrics line: {e}")))?);
+    }
+    if calls.is_empty() {
+        return Err(MetricsError::File { path, message: "holds no calls: an empty arm cannot be compared".into() });
+    }
+    Ok(calls)
+}
+
+#[cfg(test)]
+mod tests {
+    use voicegate_agent::call_metrics::{MetricsSource, Segment};
+
+    use super::*;
+
+    fn call(id: &str) -> CallMetrics {
+        CallMetrics {
+            schema: CALL_METRICS_SCHEMA,
+            call_id: id.into(),
+            agent_version: "support@1.1.0".into(),
+            source: MetricsSource::Harness,
+            started_ms: Some(0),
+            duration_ms: 12_000,
+            task_completed: Some(true),
+            error: false,
+            error_kinds: Vec::new(),
+            reprompts: 0,
+            turns: Vec::new(),
+            barge_ins: Vec::new(),
+            false_barge_ins: 0,
+            word_error_rate: Some(0.0),
+            isolation_violations: None,
+            findings: Vec::new(),
+            segment: Segment::default(),
+        }
+    }
+
+    fn written(lines: &[String]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(CALLS_FILE);
+        std::fs::write(&path, lines.join("\n")).expect("write");
+        (dir, path)
+    }
+
+    #[test]
+    fn calls_round_trip_through_a_run_folder() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let calls = vec![call("a"), call("b")];
+        write_calls(&dir.path().join(CALLS_FILE), &calls).expect("writes");
+        assert_eq!(read_calls(dir.path()).expect("reads the folder's file"), calls);
+    }
+
+    #[test]
+    fn bad_lines_are_refused_with_file_and_line() {
+        let good = serde_json::to_string(&call("a")).expect("json");
+        let cases = [
+            ("{not json", "not a JSON object"),
+            (r#"{"call_id": "x"}"#, "no \"schema\" field"),
+            (&good.replace("\"schema\":1", "\"schema\":2"), "schema 2 is newer"),
+            (&good.replace(",\"duration_ms\":12000", ""), "missing field `duration_ms`"),
+            (&good.replace("\"error\":false", "\"error\":\"no\""), "not a call-metrics line"),
+        ];
+        for (bad, expected) in cases {
+            let (_dir, path) = written(&[good.clone(), bad.to_string()]);
+            let message = read_calls(&path).expect_err(bad).to_string();
+            assert!(message.contains(&format!("{}:2:", path.display())), "{message}");
+            assert!(message.contains(expected), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_missing_file_is_refused() {
+        let (_dir, path) = written(&["".into()]);
+        assert!(read_calls(&path).expect_err("empty").to_string().contains("holds no calls"));
+        let missing = read_calls(Path::new("/nonexistent/calls.jsonl")).expect_err("missing").to_string();
+        assert!(missing.contains("/nonexistent/calls.jsonl") && missing.contains("cannot read"), "{missing}");
+    }
+}

@@ -1,0 +1,326 @@
+//! A traffic profile: the population of calls a canary sees, as TOML
+//! (documented in `scenarios/traffic/README.md`). What callers want
+//! (weighted intents, each a few turns with the LLM's scripted answers and
+//! tool calls), how they sound (accents, voices, noise, phone line, loss),
+//! how they behave (barge-ins, pauses, silences, hang-ups) and how the
+//! providers behave (latencies and error rates).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::audio::Corpus;
+use crate::audio::render::Background;
+
+pub const TRAFFIC_SCHEMA: u32 = 1;
+
+/// The profile shipped with voicegate, used when none is given.
+pub const DEFAULT_PROFILE: &str = include_str!("../../../scenarios/traffic/default.toml");
+
+/// A range `[min, max]` drawn uniformly.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// A latency: `base_ms` plus up to `jitter_ms`, uniformly.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    pub base_ms: u64,
+    pub jitter_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Noise {
+    /// Weights of `none` and of each noise kind (white, pink, brown, hum,
+    /// babble, cafe, street).
+    pub kinds: BTreeMap<String, f64>,
+    pub snr_db: Range,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Callers {
+    /// Weights of the corpus accents.
+    pub accents: BTreeMap<String, f64>,
+    /// Weights of the corpus voices (`f`, `m`).
+    pub voices: BTreeMap<String, f64>,
+    pub noise: Noise,
+    /// Share of calls over a phone line (8 kHz µ-law).
+    pub phone: f64,
+    /// Speaking speed.
+    pub speed: Range,
+    /// Speech level, dBFS.
+    pub level_dbfs: Range,
+    /// Share of packets lost each way, in bursts of two.
+    pub loss: Range,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Behaviour {
+    /// Chance that a call's caller cuts in on the greeting with their
+    /// first request.
+    pub barge_in: f64,
+    /// How far into the greeting they cut in, seconds.
+    pub barge_in_after_s: Range,
+    /// Chance that an utterance of three words or more has a pause in it.
+    pub pause: f64,
+    pub pause_ms: Range,
+    /// Share of pauses that are hesitations ("um").
+    pub hesitation: f64,
+    /// Chance that the caller stays silent before a turn.
+    pub silence: f64,
+    pub silence_ms: Range,
+    /// Chance that the caller hangs up instead of their closing words.
+    pub hang_up: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub latency: LatencySpec,
+    /// Chance that one request fails.
+    #[serde(default)]
+    pub error_rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Providers {
+    /// The STT double's latency (it never fails).
+    pub stt: Provider,
+    /// Time to the first token; `error_rate` per request.
+    pub llm: Provider,
+    pub llm_tokens_per_second: f64,
+    /// Time to the first audio (it never fails).
+    pub tts: Provider,
+    /// The customer's tool backend; `error_rate` per call.
+    pub tools: Provider,
+}
+
+/// A tool the LLM calls before it answers a turn.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolUse {
+    pub name: String,
+    #[serde(default)]
+    pub arguments: toml::Table,
+    /// What the backend answers.
+    pub result: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Turn {
+    /// What the caller says: a phrase of the corpus.
+    pub say: String,
+    /// The words in the transcript that make the LLM answer with `reply`.
+    pub trigger: String,
+    pub reply: String,
+    #[serde(default)]
+    pub tool: Option<ToolUse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intent {
+    pub name: String,
+    pub weight: f64,
+    pub turns: Vec<Turn>,
+}
+
+/// How a caller who got what they wanted ends the call: the LLM answers
+/// `trigger` with `end_call`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Closing {
+    pub say: String,
+    pub trigger: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub schema_version: u32,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub callers: Callers,
+    pub behaviour: Behaviour,
+    pub providers: Providers,
+    pub closing: Closing,
+    pub intents: Vec<Intent>,
+}
+
+/// A profile problem, with the file and the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{source_name}: {message}")]
+pub struct ProfileError {
+    pub source_name: String,
+    pub message: String,
+}
+
+impl Profile {
+    pub fn load(path: &Path) -> Result<Self, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+            source_name: path.display().to_string(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, ProfileError> {
+        let error = |message: String| ProfileError { source_name: source_name.to_string(), message };
+        let profile: Self = toml::from_str(text).map_err(|e| error(e.to_string().trim_end().to_string()))?;
+        if profile.schema_version != TRAFFIC_SCHEMA {
+            return Err(error(format!(
+                "schema_version {}: this voicegate reads traffic profiles of schema {TRAFFIC_SCHEMA}",
+                profile.schema_version
+            )));
+        }
+        profile.validate().map_err(error)?;
+        Ok(profile)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let share = |field: &str, value: f64| {
+            if (0.0..=1.0).contains(&value) { Ok(()) } else { Err(format!("{field} = {value}: expected 0 to 1")) }
+        };
+        let range = |field: &str, r: Range| {
+            if r.min.is_finite() && r.max.is_finite() && r.min <= r.max {
+                Ok(())
+            } else {
+                Err(format!("{field} = {{ min = {}, max = {} }}: expected min <= max", r.min, r.max))
+            }
+        };
+        let weights = |field: &str, w: &BTreeMap<String, f64>| {
+            if w.values().all(|v| v.is_finite() && *v >= 0.0) && w.values().sum::<f64>() > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{field}: expected weights of zero or more, not all zero"))
+            }
+        };
+        let c = &self.callers;
+        weights("callers.accents", &c.accents)?;
+        weights("callers.voices", &c.voices)?;
+        weights("callers.noise.kinds", &c.noise.kinds)?;
+        for kind in c.noise.kinds.keys() {
+            if kind != "none" && Background::parse(kind).is_none() {
+                return Err(format!(
+                    "callers.noise.kinds.{kind}: not a noise kind (none, white, pink, brown, hum, babble, cafe, street)"
+                ));
+            }
+        }
+        range("callers.noise.snr_db", c.noise.snr_db)?;
+        share("callers.phone", c.phone)?;
+        range("callers.speed", c.speed)?;
+        if c.speed.min < 0.9 || c.speed.max > 1.1 {
+            return Err("callers.speed: expected within 0.9 to 1.1".into());
+        }
+        range("callers.level_dbfs", c.level_dbfs)?;
+        range("callers.loss", c.loss)?;
+        share("callers.loss.max", c.loss.max)?;
+        let b = &self.behaviour;
+        for (field, value) in
+            [("barge_in", b.barge_in), ("pause", b.pause), ("hesitation", b.hesitation), ("silence", b.silence)]
+        {
+            share(&format!("behaviour.{field}"), value)?;
+        }
+        share("behaviour.hang_up", b.hang_up)?;
+        range("behaviour.barge_in_after_s", b.barge_in_after_s)?;
+        range("behaviour.pause_ms", b.pause_ms)?;
+        range("behaviour.silence_ms", b.silence_ms)?;
+        for (name, provider) in [
+            ("stt", &self.providers.stt),
+            ("llm", &self.providers.llm),
+            ("tts", &self.providers.tts),
+            ("tools", &self.providers.tools),
+        ] {
+            share(&format!("providers.{name}.error_rate"), provider.error_rate)?;
+        }
+        if !(self.providers.llm_tokens_per_second > 0.0) {
+            return Err("providers.llm_tokens_per_second: expected a positive rate".into());
+        }
+        if self.intents.is_empty() {
+            return Err("intents: expected at least one [[intents]]".into());
+        }
+        for (i, intent) in self.intents.iter().enumerate() {
+            if !(intent.weight.is_finite() && intent.weight >= 0.0) {
+                return Err(format!("intents[{i}] ({}).weight: expected zero or more", intent.name));
+            }
+            if intent.turns.is_empty() {
+                return Err(format!("intents[{i}] ({}).turns: expected at least one turn", intent.name));
+            }
+        }
+        if self.intents.iter().map(|i| i.weight).sum::<f64>() <= 0.0 {
+            return Err("intents: every weight is zero".into());
+        }
+        Ok(())
+    }
+
+    /// Every accent, voice and phrase the profile names is in `corpus`.
+    pub fn check_corpus(&self, corpus: &Corpus, source_name: &str) -> Result<(), ProfileError> {
+        let error = |message: String| ProfileError { source_name: source_name.to_string(), message };
+        let mut phrases = vec![("closing.say".to_string(), self.closing.say.as_str())];
+        for (i, intent) in self.intents.iter().enumerate() {
+            for (j, turn) in intent.turns.iter().enumerate() {
+                phrases.push((format!("intents[{i}] ({}).turns[{j}].say", intent.name), &turn.say));
+            }
+        }
+        for accent in self.callers.accents.keys() {
+            for voice in self.callers.voices.keys() {
+                for (field, phrase) in &phrases {
+                    corpus
+                        .check_phrase(phrase, accent, voice)
+                        .map_err(|e| error(format!("{field}: {e} (callers.accents.{accent}, voice {voice})")))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_profile_is_valid_and_its_phrases_are_in_the_corpus() {
+        let profile = Profile::parse(DEFAULT_PROFILE, "default.toml").expect("valid");
+        assert!(profile.intents.len() >= 4);
+        let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
+        profile.check_corpus(&corpus, "default.toml").expect("every phrase recorded");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases = [
+            ("phone = 0.3", "phone = 1.5", "callers.phone = 1.5: expected 0 to 1"),
+            ("schema_version = 1", "schema_version = 9", "schema_version 9"),
+            ("cafe = ", "coffee = ", "callers.noise.kinds.coffee: not a noise kind"),
+            ("barge_in = ", "bargein = ", "unknown field `bargein`"),
+            ("[providers.llm]", "[providers.llmm]", "unknown field `llmm`"),
+        ];
+        for (from, to, expected) in cases {
+            assert!(DEFAULT_PROFILE.contains(from), "the default profile has {from:?}");
+            let text = DEFAULT_PROFILE.replacen(from, to, 1);
+            let error = Profile::parse(&text, "p.toml").expect_err(to).to_string();
+            assert!(error.starts_with("p.toml: ") && error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_phrase_the_corpus_lacks_is_named_with_its_field() {
+        let text = DEFAULT_PROFILE.replacen("say = \"thank you that is all i needed\"", "say = \"ta ta\"", 1);
+        let profile = Profile::parse(&text, "p.toml").expect("parses");
+        let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
+        let error = profile.check_corpus(&corpus, "p.toml").expect_err("unknown phrase").to_string();
+        assert!(error.contains("closing.say") && error.contains("ta ta"), "{error}");
+    }
+}
