@@ -3,8 +3,13 @@
 
 mod holm;
 mod proportions;
+mod sequential;
 mod split;
 
 pub use holm::weighted_holm;
 pub use proportions::{Count, calls_needed, harm_p_value, newcombe_difference, wilson};
+pub use sequential::{
+    Look, SequentialBoundary, SequentialError, crossing_probabilities, obrien_fleming_boundaries,
+    obrien_fleming_spending,
+};
 pub use split::split_mismatch_p_value;
