@@ -1,11 +1,15 @@
 //! The canary gate's statistics: rates compared per call between the
 //! stable and the canary version (the call is the unit of analysis).
 
+mod guard;
 mod holm;
 mod proportions;
 mod sequential;
 mod split;
 
+pub use guard::{
+    DEFAULT_GUARD_ALPHA, DEFAULT_PRIOR_EVENTS, Guard, GuardConfig, GuardError, GuardReading, guard_e_value,
+};
 pub use holm::weighted_holm;
 pub use proportions::{Count, calls_needed, harm_p_value, newcombe_difference, wilson};
 pub use sequential::{
