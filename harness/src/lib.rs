@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod doubles;
 pub mod driver;
 pub mod faults;
+pub mod gate;
 pub mod fixture;
 pub mod line;
 pub mod metrics;

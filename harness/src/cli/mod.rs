@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod stdout;
+mod compare;
 mod corpus;
 mod fixtures;
 mod run;
@@ -27,6 +28,9 @@ pub enum Command {
     /// Place calls drawn from a traffic profile against one agent version
     /// and write their metrics (calls.jsonl) for `voicegate compare`.
     Traffic(traffic::TrafficArgs),
+    /// The promotion gate on two sets of per-call metrics (run folders or
+    /// calls.jsonl): exit 0 promote, 1 rollback, 3 hold, 2 usage.
+    Compare(compare::CompareArgs),
     /// Manage the caller speech corpus.
     Corpus {
         #[command(subcommand)]
@@ -73,6 +77,7 @@ where
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Traffic(args) => traffic::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Corpus { action } => corpus::run(action),
         Command::Replay { fixture, corpus } => fixtures::run_replay(&fixture, corpus),
         Command::Fixtures { action } => fixtures::run(action),

@@ -91,24 +91,17 @@ pub struct GateConfig {
     pub power: f64,
     /// Bootstrap resamples for the latency quantiles.
     pub resamples: usize,
-    /// Fewest turns (or barge-ins) an arm needs before a quantile is
-    /// judged at all; below, the metric reads "insufficient data".
-    pub min_quantile_samples: MinSamples,
+    /// Samples an arm needs above a latency quantile before it is judged
+    /// at all (turns for p95, barge-ins for p99): 60 asks 1,200 turns for
+    /// p95 and 6,000 barge-ins for p99, which pin the quantile to about
+    /// 25% (`CANARY.md`). Below, the metric reads "insufficient data": a
+    /// Hold, never a pass.
+    pub tail_samples: f64,
     pub error_rate: Guard,
     pub task_failure: Guard,
     pub p95_turn_latency: Guard,
     pub p99_stop_latency: Guard,
     pub truncation_failure: Guard,
-}
-
-/// Per quantile: the order-statistic bound of the quantile exists at the
-/// promote level only from `ceil(ln(a) / ln(q))` samples (59 at p95, 299 at
-/// p99 for a = 0.05); these defaults ask several times that.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MinSamples {
-    pub p95: usize,
-    pub p99: usize,
 }
 
 impl Default for GateConfig {
@@ -119,7 +112,7 @@ impl Default for GateConfig {
             promote_alpha: 0.05,
             power: 0.80,
             resamples: 2000,
-            min_quantile_samples: MinSamples { p95: 300, p99: 600 },
+            tail_samples: crate::canary::DEFAULT_TAIL_TURNS,
             error_rate: Guard { margin: 0.02, weight: 0.02, guarded: true },
             task_failure: Guard { margin: 0.02, weight: 0.01, guarded: true },
             p95_turn_latency: Guard { margin: 0.10, weight: shared, guarded: true },
@@ -187,6 +180,9 @@ impl GateConfig {
         unit("alpha", config.alpha)?;
         unit("promote_alpha", config.promote_alpha)?;
         unit("power", config.power)?;
+        if !(config.tail_samples >= 1.0 && config.tail_samples.is_finite()) {
+            return Err(format!("tail_samples = {}: expected 1 or more", config.tail_samples));
+        }
         if config.resamples < 100 {
             return Err(format!("resamples = {}: expected at least 100", config.resamples));
         }

@@ -1,0 +1,93 @@
+//! `voicegate compare --stable A --canary B`: the promotion gate on two
+//! sets of per-call metrics. Exit 0 promote, 1 rollback, 3 hold, 2 usage.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::EXIT_USAGE;
+use crate::gate::{
+    ArmInfo, ComparisonReport, GateConfig, Verdict, examples, judge, markdown, terminal_table,
+};
+use crate::metrics::{calls_path, read_calls};
+
+pub const EXIT_ROLLBACK: u8 = 1;
+pub const EXIT_HOLD: u8 = 3;
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Stable's calls: a run folder or a calls.jsonl.
+    #[arg(long)]
+    pub stable: PathBuf,
+    /// The canary's calls: a run folder or a calls.jsonl.
+    #[arg(long)]
+    pub canary: PathBuf,
+    /// Margins, weights and alpha (TOML); the defaults otherwise.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where compare.json, compare.md and compare.html go.
+    #[arg(long, default_value = "reports/compare")]
+    pub out: PathBuf,
+    /// Seed of the bootstrap: the same inputs and seed give the same report.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// The exit code of a verdict.
+pub fn exit_code(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Promote => 0,
+        Verdict::Rollback => EXIT_ROLLBACK,
+        Verdict::Hold => EXIT_HOLD,
+    }
+}
+
+/// The `records/` folder beside a calls.jsonl, if there is one.
+fn records_beside(path: &Path) -> Option<PathBuf> {
+    let file = calls_path(path);
+    let dir = file.parent()?.join("records");
+    dir.is_dir().then_some(dir)
+}
+
+/// Write compare.json and compare.md under `out`.
+pub fn write_outputs(out: &Path, report: &ComparisonReport) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    for (name, text) in [
+        ("compare.json", report.to_json()),
+        ("compare.md", markdown(report)),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
+    let config = match args.config.as_deref().map(GateConfig::load).transpose() {
+        Ok(config) => config.unwrap_or_default(),
+        Err(message) => {
+            eprintln!("error: --config {message}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let (stable, canary) = match (read_calls(&args.stable), read_calls(&args.canary)) {
+        (Ok(stable), Ok(canary)) => (stable, canary),
+        (Err(error), _) | (_, Err(error)) => {
+            eprintln!("error: {error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let judgement = judge(&stable, &canary, &config, &|m| config.alpha_of(m), true, args.seed);
+    let records = records_beside(&args.canary);
+    let report = ComparisonReport::new(
+        (ArmInfo::of(&args.stable, &stable), &stable),
+        (ArmInfo::of(&args.canary, &canary), &canary, examples(&canary, records.as_deref(), 10)),
+        &config,
+        judgement,
+        args.seed,
+    );
+    write_outputs(&args.out, &report)?;
+    out!("{}", terminal_table(&report));
+    outln!("reports in {}", args.out.display());
+    Ok(exit_code(report.judgement.verdict))
+}

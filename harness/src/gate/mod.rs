@@ -1,0 +1,15 @@
+//! The promotion gate: what `voicegate compare` and `voicegate canary`
+//! decide, from per-call metrics and the statistics in `canary`.
+
+mod config;
+mod evaluate;
+mod report;
+mod segments;
+
+pub use config::{GateConfig, Guard, Metric};
+pub use evaluate::{Judgement, MetricResult, Status, Verdict, judge};
+pub use report::{
+    ArmInfo, COMPARE_SCHEMA, Cdf, ComparisonReport, Example, difference, examples, markdown, status_name,
+    terminal_table, value,
+};
+pub use segments::{SegmentRow, benjamini_hochberg, call_failed, worst_segments};
