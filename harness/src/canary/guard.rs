@@ -11,9 +11,10 @@
 //! exactly `share`, independently of the events before it; if the canary
 //! is worse, with some larger probability `rho`. The likelihood ratio of
 //! "`rho`" against "`share`" over the events so far, mixed over `rho` with a
-//! prior, is then a nonnegative martingale of mean 1 under no harm, and by
-//! Ville's inequality it ever reaches `1 / alpha` with probability at most
-//! `alpha`. This is the conditional two-count construction of Lindon &
+//! prior, is then a nonnegative martingale of mean 1 when the arms are
+//! alike (a supermartingale when the canary is better, since every `rho`
+//! in the prior is above `share`), and by Ville's inequality it ever
+//! reaches `1 / alpha` with probability at most `alpha`. This is the conditional two-count construction of Lindon &
 //! Malek (NeurIPS 2022) with the calls' events as the counts. The prior is
 //! a Beta centred on `share` (worth [`GuardConfig::prior_events`] events)
 //! cut to `rho > share`, so only harm counts as evidence; the mixture has

@@ -47,7 +47,7 @@ pub enum SequentialError {
 /// under the Lan-DeMets O'Brien-Fleming-type spending function, in the
 /// one-sided form of gsDesign's `sfLDOF`:
 /// `alpha(t) = 2 * (1 - Phi(Phi^-1(1 - alpha / 2) / sqrt(t)))`.
-/// It spends almost nothing early (at `t = 0.1`, alpha 0.05: 1.6e-10) and
+/// It spends almost nothing early (at `t = 0.1`, alpha 0.05: 5.7e-10) and
 /// `alpha` at `t = 1`. Returns 0 for `fraction <= 0` (or NaN) and `alpha`
 /// for `fraction >= 1`; 0 when `alpha` is not in (0, 1).
 pub fn obrien_fleming_spending(alpha: f64, fraction: f64) -> f64 {
