@@ -2,6 +2,9 @@
 
 #[macro_use]
 mod stdout;
+mod canary;
+mod canary_plan;
+mod canary_selfcheck;
 mod compare;
 mod corpus;
 mod fixtures;
@@ -31,6 +34,12 @@ pub enum Command {
     /// The promotion gate on two sets of per-call metrics (run folders or
     /// calls.jsonl): exit 0 promote, 1 rollback, 3 hold, 2 usage.
     Compare(compare::CompareArgs),
+    /// The release manager's gate: plan a bake, run a rollout in virtual
+    /// time, or check the gate itself.
+    Canary {
+        #[command(subcommand)]
+        action: canary::CanaryAction,
+    },
     /// Manage the caller speech corpus.
     Corpus {
         #[command(subcommand)]
@@ -78,6 +87,7 @@ where
         Command::Run(args) => run::run(args),
         Command::Traffic(args) => traffic::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Canary { action } => canary::run(action),
         Command::Corpus { action } => corpus::run(action),
         Command::Replay { fixture, corpus } => fixtures::run_replay(&fixture, corpus),
         Command::Fixtures { action } => fixtures::run(action),

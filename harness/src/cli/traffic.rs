@@ -87,7 +87,12 @@ pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let requests: Vec<CallRequest> = (0..args.calls)
-        .map(|i| CallRequest { call_id: call_id(args.seed, i), definition: definition.clone(), started_ms: 0 })
+        .map(|i| CallRequest {
+            call_id: call_id(args.seed, i),
+            definition: definition.clone(),
+            started_ms: 0,
+            fault: None,
+        })
         .collect();
     let results = run_calls(&profile, &requests, &corpus, args.jobs);
     let out = resolve(&args.out, "reports/traffic");

@@ -148,13 +148,11 @@ impl GateConfig {
     }
 
     /// Only `metric` guarded, with the whole alpha (the plan's case).
-    pub fn only(metric: Metric) -> Self {
-        let mut config = Self::default();
+    pub fn guarding_only(mut self, metric: Metric) -> Self {
         for other in Metric::ALL {
-            let guard = config.guard_mut(other);
-            guard.guarded = other == metric;
+            self.guard_mut(other).guarded = other == metric;
         }
-        config
+        self
     }
 
     fn guard_mut(&mut self, metric: Metric) -> &mut Guard {
@@ -213,7 +211,7 @@ mod tests {
         assert!((config.alpha_of(Metric::TaskFailure) - 0.01).abs() < 1e-12);
         let total: f64 = Metric::ALL.iter().map(|m| config.alpha_of(*m)).sum();
         assert!((total - 0.05).abs() < 1e-12, "the shares add up to alpha");
-        let only = GateConfig::only(Metric::ErrorRate);
+        let only = GateConfig::default().guarding_only(Metric::ErrorRate);
         assert_eq!(only.guarded(), [Metric::ErrorRate]);
         assert!((only.alpha_of(Metric::ErrorRate) - 0.05).abs() < 1e-12);
     }

@@ -4,6 +4,8 @@
 mod config;
 mod evaluate;
 mod report;
+mod rollout;
+mod rollout_report;
 mod segments;
 
 pub use config::{GateConfig, Guard, Metric};
@@ -13,3 +15,5 @@ pub use report::{
     terminal_table, value,
 };
 pub use segments::{SegmentRow, benjamini_hochberg, call_failed, worst_segments};
+pub use rollout::{Arm, Arrival, LookRecord, MetricLook, Rollout, RolloutOutcome, RolloutPlan, routes_to_canary};
+pub use rollout_report::{rollout_markdown, rollout_summary};

@@ -23,6 +23,8 @@ pub struct CallRequest {
     pub definition: Arc<AgentDefinition>,
     /// When it starts on the run's clock, ms.
     pub started_ms: u64,
+    /// A known bug injected around the agent for this call.
+    pub fault: Option<crate::faults::Fault>,
 }
 
 /// What one call gave.
@@ -56,7 +58,8 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// Place one call and measure it.
 pub fn run_one(profile: &Profile, request: &CallRequest, corpus: &Corpus) -> CallResult {
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let plan = draw_call(profile, &request.call_id, request.definition.clone());
+        let mut plan = draw_call(profile, &request.call_id, request.definition.clone());
+        plan.agent.fault = request.fault;
         let outcome = run_call(&plan, corpus, None).map_err(|e| e.to_string())?;
         if let Some(message) = outcome.record.events().find_map(|(_, e)| match e {
             Event::ScriptError { message, .. } => Some(message.clone()),

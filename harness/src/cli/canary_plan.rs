@@ -1,0 +1,123 @@
+//! `voicegate canary plan`: before any traffic flows, what a bake can
+//! detect, and what a margin needs. Rates only: the error rate at its
+//! baseline, against a regression of `--effect` points.
+
+use clap::Args;
+
+use super::EXIT_USAGE;
+use crate::canary::{
+    Traffic, bake_minutes_needed, canary_share_needed, detectable_effect, equally_spaced_fractions, power,
+    sequential_cost,
+};
+use crate::gate::{GateConfig, Metric};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Stable's error rate (0.05 = 5%).
+    #[arg(long, default_value_t = 0.05)]
+    pub baseline: f64,
+    /// Calls a minute over both versions.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Share of calls to the canary.
+    #[arg(long, default_value_t = 0.1)]
+    pub share: f64,
+    /// Bake length, minutes.
+    #[arg(long, default_value_t = 10.0)]
+    pub bake: f64,
+    /// The regression to detect, as a rate (0.02 = +2 points).
+    #[arg(long, default_value_t = 0.02)]
+    pub effect: f64,
+    /// One-sided alpha of the rollback test.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    #[arg(long, default_value_t = 0.8)]
+    pub power: f64,
+    /// Looks during the bake (one a minute by default).
+    #[arg(long, default_value_t = 10)]
+    pub looks: usize,
+}
+
+/// The plan, as lines of text; `Err` names the bad argument.
+pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
+    let traffic = Traffic { calls_per_minute: args.rate, canary_share: args.share };
+    let k = traffic.stable_per_canary();
+    let canary_calls = traffic.canary_calls(args.bake);
+    let cost = sequential_cost(args.alpha, args.power, &equally_spaced_fractions(args.looks.max(1)))
+        .map_err(|e| e.to_string())?;
+    // A sequential design of n calls has about the power of a single test
+    // of n / inflation calls (the inflation is what the looks cost).
+    let effective = canary_calls / cost.max_inflation;
+    let pct = |v: f64| format!("{:.1}%", v * 100.0);
+    let pts = |v: f64| format!("{:+.2} points", v * 100.0);
+    let mut lines = vec![
+        format!(
+            "{:.0} calls a minute, {} to the canary, {:.0}-minute bake: {:.0} canary calls against {:.0} stable",
+            args.rate,
+            pct(args.share),
+            args.bake,
+            canary_calls,
+            canary_calls * k
+        ),
+        format!(
+            "{} looks cost {:.3}x the calls of one test at the end (O'Brien-Fleming-type spending); with a real \
+             regression the bake stops after {:.2}x on average",
+            args.looks, cost.max_inflation, cost.expected_under_harm
+        ),
+    ];
+    let at = |alpha: f64| -> Result<(f64, Option<f64>), String> {
+        let p = power(args.baseline, args.effect, effective, k, alpha).map_err(|e| e.to_string())?;
+        let smallest = detectable_effect(args.baseline, effective, k, alpha, args.power).map_err(|e| e.to_string())?;
+        Ok((p, smallest))
+    };
+    let needs = |alpha: f64| -> Result<Vec<String>, String> {
+        let minutes = bake_minutes_needed(args.baseline, args.effect, alpha, args.power, traffic)
+            .map_err(|e| e.to_string())?
+            * cost.max_inflation;
+        let share = canary_share_needed(args.baseline, args.effect, alpha, args.power, args.rate, args.bake / cost.max_inflation)
+            .map_err(|e| e.to_string())?;
+        Ok(vec![
+            format!("  a bake of {minutes:.1} minutes at this split and rate would"),
+            match share {
+                Some(share) => format!("  or a {} split in {:.0} minutes would", pct(share), args.bake),
+                None => "  no split up to 50/50 would in this bake".into(),
+            },
+        ])
+    };
+    let default_alpha = GateConfig::default().alpha_of(Metric::ErrorRate);
+    for (label, alpha) in [
+        ("the error rate alone", args.alpha),
+        ("every default metric guarded (the error rate's share of alpha)", default_alpha * args.alpha / 0.05),
+    ] {
+        let (p, smallest) = at(alpha)?;
+        lines.push(format!(
+            "with {label} (one-sided alpha {alpha:.3}): power {} to detect {} over a {} baseline; smallest \
+             regression detected with {} power: {}",
+            pct(p),
+            pts(args.effect),
+            pct(args.baseline),
+            pct(args.power),
+            smallest.map_or("none up to a rate of 1".into(), pts)
+        ));
+        if p < args.power {
+            lines.push(format!("  this bake cannot detect {} with {} power:", pts(args.effect), pct(args.power)));
+            lines.extend(needs(alpha)?);
+        }
+    }
+    Ok(lines)
+}
+
+pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
+    match plan_lines(&args) {
+        Ok(lines) => {
+            for line in lines {
+                outln!("{line}");
+            }
+            Ok(0)
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Ok(EXIT_USAGE)
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! A live rollout in virtual time: calls arrive at a set rate, a router
+//! sends a share of new calls to the canary by a hash of the call id, the
+//! gate looks once a minute with group-sequential boundaries (one per
+//! guarded metric, each spending that metric's share of alpha), and an
+//! always-valid guard watches every completed call for a catastrophic
+//! regression. On Rollback the router sends every new call to stable.
+//!
+//! The calls themselves are placed by the caller of [`Rollout::run`]
+//! (`place`), so the same machinery runs real traffic calls or, in tests,
+//! simulated ones. Everything is a pure function of the seed and the
+//! calls: the same seed gives the same verdict at the same look.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use voicegate_agent::call_metrics::CallMetrics;
+
+use super::config::{GateConfig, Metric};
+use super::evaluate::{Judgement, Verdict, judge};
+use super::segments::call_failed;
+use crate::canary::{Count, Guard, GuardConfig, SequentialBoundary, split_mismatch_p_value};
+use crate::seed::{Rng, fnv1a};
+
+/// The rollout's plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RolloutPlan {
+    pub calls_per_minute: f64,
+    /// Share of new calls the router sends to the canary.
+    pub canary_share: f64,
+    pub bake_minutes: f64,
+    /// Virtual time after the decision the rollout goes on (to show every
+    /// new call going to stable).
+    pub after_minutes: f64,
+    /// The guard's alpha (always-valid, checked on every call).
+    pub guard_alpha: f64,
+    /// A sample-ratio mismatch p-value under this stops the rollout as
+    /// broken (an error, not a verdict).
+    pub mismatch_alpha: f64,
+    pub seed: u64,
+}
+
+impl Default for RolloutPlan {
+    fn default() -> Self {
+        Self {
+            calls_per_minute: 1000.0,
+            canary_share: 0.1,
+            bake_minutes: 10.0,
+            after_minutes: 2.0,
+            guard_alpha: 0.01,
+            mismatch_alpha: 0.001,
+            seed: 1,
+        }
+    }
+}
+
+impl RolloutPlan {
+    /// Canary calls the bake expects: the information fraction's denominator.
+    pub fn planned_canary_calls(&self) -> f64 {
+        self.calls_per_minute * self.canary_share * self.bake_minutes
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arm {
+    Stable,
+    Canary,
+}
+
+/// A call to place: its id, its arm and when it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    pub call_id: String,
+    pub arm: Arm,
+    pub started_ms: u64,
+}
+
+/// One metric at one look.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricLook {
+    pub metric: Metric,
+    /// One-sided p-value of harm at this look, and the boundary it is held to.
+    pub p_value: Option<f64>,
+    pub critical_p: f64,
+    /// The same as z scores (evidence against the boundary).
+    pub z: Option<f64>,
+    pub boundary_z: f64,
+}
+
+/// Every decision, with its inputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LookRecord {
+    pub minute: f64,
+    pub stable_calls: u64,
+    pub canary_calls: u64,
+    /// Canary calls seen over those planned.
+    pub fraction: f64,
+    pub metrics: Vec<MetricLook>,
+    /// The guard's always-valid p-value.
+    pub guard_p: f64,
+    /// Calls routed so far, each way, and the mismatch p-value.
+    pub routed: (u64, u64),
+    pub mismatch_p: f64,
+    pub verdict: Verdict,
+    pub reasons: Vec<String>,
+}
+
+/// How the rollout ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RolloutOutcome {
+    pub plan: RolloutPlan,
+    pub verdict: Verdict,
+    /// What fired: `sequential`, `guard`, `end of bake`, or `broken router`.
+    pub decided_by: String,
+    /// When the decision was taken, minutes of virtual time.
+    pub decided_at_minute: Option<f64>,
+    /// The last call the router sent to the canary, minutes.
+    pub last_canary_call_minute: Option<f64>,
+    /// Calls the canary took in all.
+    pub canary_exposed: u64,
+    pub looks: Vec<LookRecord>,
+    /// The last look's full judgement.
+    pub judgement: Option<Judgement>,
+    pub stable: Vec<CallMetrics>,
+    pub canary: Vec<CallMetrics>,
+    /// Calls the harness could not place (a panic, bad input).
+    pub broken: Vec<String>,
+}
+
+/// The router: a stable hash of the call id against the share.
+pub fn routes_to_canary(call_id: &str, share: f64) -> bool {
+    (fnv1a(call_id.as_bytes()) % 1_000_000) as f64 / 1_000_000.0 < share
+}
+
+const BATCH_MS: u64 = 5_000;
+const MINUTE_MS: u64 = 60_000;
+
+/// A finished call, waiting for its completion time.
+struct Done {
+    at_ms: u64,
+    arm: Arm,
+    metrics: CallMetrics,
+}
+
+pub struct Rollout<'a> {
+    pub plan: RolloutPlan,
+    pub config: &'a GateConfig,
+    /// Which arm the router picks for a call id (the hash router, or a
+    /// broken one in tests).
+    pub router: &'a dyn Fn(&str, f64) -> bool,
+}
+
+fn z_of(p: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    Normal::standard().inverse_cdf((1.0 - p).clamp(1e-300, 1.0 - 1e-16))
+}
+
+impl Rollout<'_> {
+    /// Run the rollout; `place` places a batch of calls and returns each
+    /// one's metrics (or why it could not be placed), in order.
+    pub fn run(&self, place: &mut dyn FnMut(&[Arrival]) -> Vec<Result<CallMetrics, String>>) -> RolloutOutcome {
+        let plan = &self.plan;
+        let mut rng = Rng::derive(plan.seed, "arrivals");
+        let mut boundaries: BTreeMap<Metric, SequentialBoundary> = self
+            .config
+            .guarded()
+            .into_iter()
+            .filter_map(|m| SequentialBoundary::new(self.config.alpha_of(m)).ok().map(|b| (m, b)))
+            .collect();
+        let mut guard = Guard::new(GuardConfig { alpha: plan.guard_alpha, ..GuardConfig::new(plan.canary_share) }).ok();
+        let bake_end = (plan.bake_minutes * MINUTE_MS as f64) as u64;
+        let (mut next_arrival, mut index) = (0.0f64, 0u64);
+        let (mut pending, mut stable, mut canary, mut broken) = (Vec::<Done>::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut routed, mut looks) = ((0u64, 0u64), Vec::new());
+        let (mut decision, mut decided_by, mut decided_at, mut last_canary) = (None, String::new(), None, None);
+        let (mut judgement, mut last_fraction) = (None, 0.0);
+        let mean_gap_ms = MINUTE_MS as f64 / plan.calls_per_minute.max(1e-9);
+        let after_ms = (plan.after_minutes * MINUTE_MS as f64) as u64;
+        let (mut now, mut end) = (0u64, bake_end);
+        while now < end {
+            let until = now + BATCH_MS;
+            // Arrivals of this batch, routed by the state at its start.
+            let mut arrivals = Vec::new();
+            while (next_arrival as u64) < until {
+                let call_id = format!("call-{}-{index:07}", plan.seed);
+                let to_canary = decision != Some(Verdict::Rollback) && (self.router)(&call_id, plan.canary_share);
+                let started_ms = next_arrival as u64;
+                if to_canary {
+                    routed.1 += 1;
+                    last_canary = Some(started_ms);
+                } else {
+                    routed.0 += 1;
+                }
+                arrivals.push(Arrival { call_id, arm: if to_canary { Arm::Canary } else { Arm::Stable }, started_ms });
+                index += 1;
+                next_arrival += -mean_gap_ms * (1.0 - rng.unit()).ln();
+            }
+            for (arrival, result) in arrivals.iter().zip(place(&arrivals)) {
+                match result {
+                    Ok(metrics) => pending.push(Done {
+                        at_ms: arrival.started_ms + metrics.duration_ms,
+                        arm: arrival.arm,
+                        metrics,
+                    }),
+                    Err(message) => broken.push(format!("{}: {message}", arrival.call_id)),
+                }
+            }
+            now = until;
+            // Completions up to now, in time order: the guard sees each call.
+            pending.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then_with(|| a.metrics.call_id.cmp(&b.metrics.call_id)));
+            let split = pending.partition_point(|d| d.at_ms <= now);
+            for done in pending.drain(..split) {
+                match done.arm {
+                    Arm::Stable => stable.push(done.metrics),
+                    Arm::Canary => canary.push(done.metrics),
+                }
+                if decision.is_none()
+                    && let Some(reading) = guard.as_mut().and_then(|g| {
+                        let count = |calls: &[CallMetrics]| Count {
+                            events: calls.iter().filter(|c| call_failed(c)).count() as u64,
+                            calls: calls.len() as u64,
+                        };
+                        g.observe(count(&stable), count(&canary)).ok()
+                    })
+                    && reading.fired
+                {
+                    decision = Some(Verdict::Rollback);
+                    decided_by = format!("guard (always-valid p = {:.2e})", reading.p_value);
+                    decided_at = Some(done.at_ms);
+                    end = done.at_ms + after_ms;
+                }
+            }
+            // A look once a minute of the bake.
+            if decision.is_none() && now % MINUTE_MS == 0 && now <= bake_end {
+                let final_look = now >= bake_end;
+                let fraction = canary.len() as f64 / plan.planned_canary_calls().max(1.0);
+                let mismatch_p = split_mismatch_p_value(routed.0, routed.1, plan.canary_share);
+                if mismatch_p < plan.mismatch_alpha {
+                    decision = Some(Verdict::Hold);
+                    decided_by = "broken router".into();
+                    decided_at = Some(now);
+                    end = now;
+                } else if fraction > last_fraction || final_look {
+                    last_fraction = fraction;
+                    let mut metrics = Vec::new();
+                    let mut critical = BTreeMap::new();
+                    for (metric, boundary) in &mut boundaries {
+                        let look = if final_look { boundary.final_look(fraction.max(1e-9)) } else { boundary.look(fraction) };
+                        if let Ok(look) = look {
+                            critical.insert(*metric, look.nominal_p);
+                        }
+                    }
+                    let look_judgement =
+                        judge(&stable, &canary, self.config, &|m| critical.get(&m).copied().unwrap_or(0.0), final_look, plan.seed);
+                    for m in look_judgement.metrics.iter().filter(|m| m.guarded) {
+                        metrics.push(MetricLook {
+                            metric: m.metric,
+                            p_value: m.p_value,
+                            critical_p: m.critical_p,
+                            z: m.p_value.map(z_of),
+                            boundary_z: z_of(m.critical_p),
+                        });
+                    }
+                    looks.push(LookRecord {
+                        minute: now as f64 / MINUTE_MS as f64,
+                        stable_calls: stable.len() as u64,
+                        canary_calls: canary.len() as u64,
+                        fraction,
+                        metrics,
+                        guard_p: guard.as_ref().map_or(1.0, |g| g.reading().p_value),
+                        routed,
+                        mismatch_p,
+                        verdict: look_judgement.verdict,
+                        reasons: look_judgement.reasons.clone(),
+                    });
+                    if look_judgement.verdict == Verdict::Rollback || final_look {
+                        decision = Some(look_judgement.verdict);
+                        decided_by = if final_look { "end of bake".into() } else { "sequential".into() };
+                        decided_at = Some(now);
+                        end = if final_look { now } else { now + after_ms };
+                    }
+                    judgement = Some(look_judgement);
+                }
+            }
+        }
+        let minutes = |ms: u64| ms as f64 / MINUTE_MS as f64;
+        RolloutOutcome {
+            plan: plan.clone(),
+            verdict: decision.unwrap_or(Verdict::Hold),
+            decided_by,
+            decided_at_minute: decided_at.map(minutes),
+            last_canary_call_minute: last_canary.map(minutes),
+            canary_exposed: routed.1,
+            looks,
+            judgement,
+            stable,
+            canary,
+            broken,
+        }
+    }
+}
