@@ -24,7 +24,7 @@ pub use power::{
     PowerError, SequentialCost, Traffic, bake_minutes_needed, bake_power, canary_share_needed, detectable_effect,
     equally_spaced_fractions, power, sequential_cost,
 };
-pub use proportions::{Count, calls_needed, harm_p_value, newcombe_difference, wilson};
+pub use proportions::{Count, calls_needed, harm_p_value, harm_p_value_exact, newcombe_difference, wilson};
 pub use sequential::{
     Look, SequentialBoundary, SequentialError, crossing_probabilities, obrien_fleming_boundaries,
     obrien_fleming_spending,

@@ -65,6 +65,31 @@ pub fn harm_p_value(stable: Count, canary: Count) -> f64 {
     1.0 - standard_normal().cdf((canary.rate() - stable.rate()) / se)
 }
 
+/// The one-sided mid-p of Fisher's exact test that the canary's rate is
+/// higher: given all the events of both arms, the chance that at least as
+/// many fell on the canary (counting a tie as half) if the rates were
+/// equal. Exact under no harm whatever the counts, where the z test is not:
+/// with a hundred canary calls and a boundary far out in the tail (an early
+/// look of a sequential bake), the canary's skewed count makes the z test
+/// reject many times more often than its nominal level. The mid-p is
+/// near-exact in size without Fisher's conservatism. 1 when there is
+/// nothing to compare.
+pub fn harm_p_value_exact(stable: Count, canary: Count) -> f64 {
+    use statrs::function::factorial::ln_binomial;
+    if stable.calls == 0 || canary.calls == 0 || stable.events > stable.calls || canary.events > canary.calls {
+        return 1.0;
+    }
+    // X, the canary's share of the events, is hypergeometric: m events
+    // drawn from N calls of which K are the canary's. (statrs'
+    // `Hypergeometric` overflows at these sizes; logs do not.)
+    let (n, k, m) = (stable.calls + canary.calls, canary.calls, stable.events + canary.events);
+    let ln_total = ln_binomial(n, m);
+    let pmf = |x: u64| (ln_binomial(k, x) + ln_binomial(n - k, m - x) - ln_total).exp();
+    let highest = k.min(m);
+    let upper: f64 = (canary.events + 1..=highest).map(pmf).sum();
+    (upper + 0.5 * pmf(canary.events)).clamp(0.0, 1.0)
+}
+
 /// Canary calls the one-sided harm test needs to detect a rise of
 /// `effect` over a `baseline` rate with `power`, at level `alpha`, when
 /// stable gets `stable_per_canary` calls for each canary call (normal
@@ -80,6 +105,26 @@ pub fn calls_needed(baseline: f64, effect: f64, alpha: f64, power: f64, stable_p
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_exact_harm_test_matches_scipy() {
+        // SciPy 1.17.1, with N = stable calls + canary calls, K = canary
+        // calls, m = all events, x = canary events:
+        // hypergeom.sf(x, N, K, m) + 0.5 * hypergeom.pmf(x, N, K, m)
+        let cases = [
+            ((450, 9000), (65, 1000), 0.023801720671409374),
+            ((45, 900), (5, 100), 0.47822445544176695),
+            ((5, 900), (12, 100), 1.1232658733539415e-09),
+            ((470, 9450), (52, 1050), 0.504780451118115),
+        ];
+        for ((se, sn), (ce, cn), expected) in cases {
+            let p = harm_p_value_exact(Count { events: se, calls: sn }, Count { events: ce, calls: cn });
+            assert!((p - expected).abs() <= 1e-9 * expected.max(1e-3), "{se}/{sn} vs {ce}/{cn}: {p} != {expected}");
+        }
+        let none = Count { events: 0, calls: 0 };
+        assert_eq!(harm_p_value_exact(none, Count { events: 1, calls: 5 }), 1.0);
+        assert_eq!(harm_p_value_exact(Count { events: 0, calls: 100 }, Count { events: 0, calls: 10 }), 0.5);
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9

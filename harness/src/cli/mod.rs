@@ -11,6 +11,7 @@ mod fixtures;
 mod run;
 mod traffic;
 
+pub use canary_selfcheck::{resample, simulate_bake};
 pub use run::RunArgs;
 
 use std::process::ExitCode;

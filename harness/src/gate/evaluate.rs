@@ -12,8 +12,8 @@ use voicegate_agent::call_metrics::CallMetrics;
 
 use super::config::{GateConfig, Metric};
 use crate::canary::{
-    BootstrapConfig, Count, QuantileComparison, calls_needed, compare_quantiles, harm_p_value, newcombe_difference,
-    weighted_holm,
+    BootstrapConfig, Count, QuantileComparison, calls_needed, compare_quantiles, harm_p_value_exact, newcombe_difference,
+    quantile, weighted_holm,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -138,7 +138,7 @@ fn rate_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConfig) 
     result.canary = Some(c.rate());
     result.difference = Some(difference);
     result.interval = Some((low, high));
-    result.p_value = Some(harm_p_value(s, c));
+    result.p_value = Some(harm_p_value_exact(s, c));
     if high < guard.margin {
         result.status = Status::WithinMargin;
     } else {
@@ -157,6 +157,12 @@ fn quantile_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConf
     let (s, c) = (stable.samples(metric), canary.samples(metric));
     let count = |calls: &[Vec<f64>]| calls.iter().map(Vec::len).sum::<usize>() as u64;
     (result.stable_n, result.canary_n) = (count(&s), count(&c));
+    if !guard.guarded {
+        // Reported, not judged: the point values only (no bootstrap).
+        let pooled = |calls: &[Vec<f64>]| quantile(&calls.concat(), q);
+        (result.stable, result.canary) = (pooled(&s), pooled(&c));
+        return result;
+    }
     // Level 1 - 2a: the interval's upper end is the one-sided bound at a.
     let bootstrap = BootstrapConfig {
         level: 1.0 - 2.0 * config.promote_alpha,

@@ -17,3 +17,6 @@ pub use report::{
 pub use segments::{SegmentRow, benjamini_hochberg, call_failed, worst_segments};
 pub use rollout::{Arm, Arrival, LookRecord, MetricLook, Rollout, RolloutOutcome, RolloutPlan, routes_to_canary};
 pub use rollout_report::{rollout_markdown, rollout_summary};
+
+#[cfg(test)]
+mod tests;

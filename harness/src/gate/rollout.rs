@@ -2,8 +2,8 @@
 //! sends a share of new calls to the canary by a hash of the call id, the
 //! gate looks once a minute with group-sequential boundaries (one per
 //! guarded metric, each spending that metric's share of alpha), and an
-//! always-valid guard watches every completed call for a catastrophic
-//! regression. On Rollback the router sends every new call to stable.
+//! always-valid guard watches the error rate on every completed call for a
+//! catastrophic regression (a crash, a provider storm, dropped calls). On Rollback the router sends every new call to stable.
 //!
 //! The calls themselves are placed by the caller of [`Rollout::run`]
 //! (`place`), so the same machinery runs real traffic calls or, in tests,
@@ -17,7 +17,6 @@ use voicegate_agent::call_metrics::CallMetrics;
 
 use super::config::{GateConfig, Metric};
 use super::evaluate::{Judgement, Verdict, judge};
-use super::segments::call_failed;
 use crate::canary::{Count, Guard, GuardConfig, SequentialBoundary, split_mismatch_p_value};
 use crate::seed::{Rng, fnv1a};
 
@@ -217,7 +216,7 @@ impl Rollout<'_> {
                 if decision.is_none()
                     && let Some(reading) = guard.as_mut().and_then(|g| {
                         let count = |calls: &[CallMetrics]| Count {
-                            events: calls.iter().filter(|c| call_failed(c)).count() as u64,
+                            events: calls.iter().filter(|c| c.error).count() as u64,
                             calls: calls.len() as u64,
                         };
                         g.observe(count(&stable), count(&canary)).ok()

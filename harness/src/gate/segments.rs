@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use voicegate_agent::call_metrics::CallMetrics;
 
-use crate::canary::{Count, harm_p_value};
+use crate::canary::{Count, harm_p_value_exact};
 
 /// A call failed for the caller: its task was not done, or it noticed an
 /// error.
@@ -79,7 +79,7 @@ pub fn worst_segments(stable: &[CallMetrics], canary: &[CallMetrics]) -> Vec<Seg
                 stable: s,
                 canary: c,
                 difference: c.rate() - s.rate(),
-                p_value: harm_p_value(s, c),
+                p_value: harm_p_value_exact(s, c),
                 q_value: 1.0,
             });
         }
