@@ -5,6 +5,7 @@ mod config;
 mod evaluate;
 mod report;
 mod segments;
+pub mod svg;
 
 pub use config::{GateConfig, Guard, Metric};
 pub use evaluate::{Judgement, MetricResult, Status, Verdict, judge};
