@@ -284,6 +284,10 @@ pub fn cdf_points(sorted: &[f64], max: usize) -> Vec<(f64, f64)> {
 }
 
 fn cdf_chart(report: &ComparisonReport, title: &str, cdf: &Cdf, quantile: f64, x_label: &str) -> String {
+    // The samples the gate judges: it leaves out latencies of 0 ms or less.
+    let judged = |samples: &[f64]| samples.iter().copied().filter(|&v| v > 0.0).collect::<Vec<f64>>();
+    let (stable, canary) = (judged(&cdf.stable), judged(&cdf.canary));
+    let zeros = cdf.stable.len() + cdf.canary.len() - stable.len() - canary.len();
     let arm = |name: &str, versions_of: &[String], samples: &[f64], colour: &str| Series {
         name: format!("{name} {} (n={})", versions(versions_of), samples.len()),
         // Two vertices a step: half as many points as vertices.
@@ -293,19 +297,24 @@ fn cdf_chart(report: &ComparisonReport, title: &str, cdf: &Cdf, quantile: f64, x
         step: true,
     };
     let series = [
-        arm("stable", &report.stable.agent_versions, &cdf.stable, STABLE),
-        arm("canary", &report.canary.agent_versions, &cdf.canary, CANARY),
+        arm("stable", &report.stable.agent_versions, &stable, STABLE),
+        arm("canary", &report.canary.agent_versions, &canary, CANARY),
     ];
     // The axis ends past both arms' 99.9th percentile: a few stray calls
     // (a timeout of 30 s) would otherwise squeeze every other sample to
     // the left edge. Those beyond are counted in the title.
     let tail = |sorted: &[f64]| sorted.get(((sorted.len() as f64 * 0.999).ceil() as usize).saturating_sub(1)).copied();
-    let highest =
-        [tail(&cdf.stable), tail(&cdf.canary)].into_iter().flatten().filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let highest = [tail(&stable), tail(&canary)].into_iter().flatten().filter(|v| v.is_finite()).fold(0.0, f64::max);
     let x_range = svg::nice_range(0.0, highest.max(1.0), 8);
-    let beyond = cdf.stable.iter().chain(&cdf.canary).filter(|&&v| v > x_range.1).count();
-    let title =
-        if beyond == 0 { title.to_string() } else { format!("{title} ({beyond} beyond {} ms not shown)", x_range.1) };
+    let beyond = stable.iter().chain(&canary).filter(|&&v| v > x_range.1).count();
+    let mut notes = Vec::new();
+    if beyond > 0 {
+        notes.push(format!("{beyond} beyond {} ms not shown", x_range.1));
+    }
+    if zeros > 0 {
+        notes.push(format!("{zeros} samples of 0 ms left out, as the gate does"));
+    }
+    let title = if notes.is_empty() { title.to_string() } else { format!("{title} ({})", notes.join("; ")) };
     let options = ChartOptions {
         width: 660.0,
         height: 380.0,

@@ -36,7 +36,12 @@ fn call(version: &str, i: usize, slower: f64, error: bool) -> CallMetrics {
             .collect(),
         barge_ins: (0..2)
             .map(|b| BargeInMetrics {
-                stop_latency_ms: (120.0 + 200.0 * spread(i * 2 + b + 7).powi(2)) * slower,
+                // One barge-in an arm measured at 0 ms, which the gate leaves out.
+                stop_latency_ms: if i == 5 && b == 0 {
+                    0.0
+                } else {
+                    (120.0 + 200.0 * spread(i * 2 + b + 7).powi(2)) * slower
+                },
                 truncation_ok: Some(true),
             })
             .collect(),
@@ -100,6 +105,8 @@ fn the_page_shows_the_verdict_the_table_and_a_plot_each() {
         assert!(page.contains(&svg::escape(&difference(m.metric, m.margin))), "margin of {}", m.name);
     }
     assert!(page.contains("Heard turn latency") && page.contains("Barge-in stop latency"));
+    assert!(page.contains("Barge-in stop latency (2 samples of 0 ms left out, as the gate does)"));
+    assert_eq!(page.matches("(n=119)").count(), 4, "the CDFs count the samples the metric table counts");
     assert!(page.contains("class=\"flag\""), "the Scottish segment is flagged");
     assert!(page.contains("<td>scottish</td>"));
     // Escaped everywhere: versions, sources, call ids, reasons.
