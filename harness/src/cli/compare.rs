@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::EXIT_USAGE;
-use crate::gate::{
-    ArmInfo, ComparisonReport, GateConfig, Verdict, examples, judge, markdown, terminal_table,
-};
+use crate::gate::{ArmInfo, ComparisonReport, GateConfig, Verdict, examples, html, judge, markdown, terminal_table};
 use crate::metrics::{calls_path, read_calls};
 
 pub const EXIT_ROLLBACK: u8 = 1;
@@ -49,13 +47,14 @@ fn records_beside(path: &Path) -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// Write compare.json and compare.md under `out`.
+/// Write under `out`: compare.json (everything, for tools), compare.md (for
+/// a release ticket) and compare.html (the page a release manager reads:
+/// the verdict, intervals against margins, latency CDFs; it stands alone).
 pub fn write_outputs(out: &Path, report: &ComparisonReport) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-    for (name, text) in [
-        ("compare.json", report.to_json()),
-        ("compare.md", markdown(report)),
-    ] {
+    for (name, text) in
+        [("compare.json", report.to_json()), ("compare.md", markdown(report)), ("compare.html", html(report))]
+    {
         let path = out.join(name);
         std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }

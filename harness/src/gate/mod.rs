@@ -3,13 +3,18 @@
 
 mod config;
 mod evaluate;
+mod html;
+#[cfg(test)]
+mod html_tests;
 mod report;
 mod rollout;
 mod rollout_report;
 mod segments;
+pub mod svg;
 
 pub use config::{GateConfig, Guard, Metric};
 pub use evaluate::{Judgement, MetricResult, Status, Verdict, judge};
+pub use html::{cdf_points, html, interval_plot, record_href};
 pub use report::{
     ArmInfo, COMPARE_SCHEMA, Cdf, ComparisonReport, Example, difference, examples, markdown, status_name,
     terminal_table, value,
