@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::render::Rendering;
 use crate::audio::{Corpus, read_wav, write_wav};
+use crate::driver::AgentOptions;
 use crate::faults::Fault;
 use crate::record::{CallRecord, Event, TimedWord};
-use crate::driver::AgentOptions;
 use crate::scenario::{RunOptions, Scenario, ScenarioResult, Status, StepStatus, replay_scenario};
 use crate::seed::{digest_samples, fnv1a};
 use crate::steps::CompletedCall;

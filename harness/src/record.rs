@@ -72,7 +72,7 @@ pub enum Event {
         /// A traffic call's purpose, as the harness drew it: the yardstick
         /// of task completion.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        goal: Option<CallGoal>,
+        goal: Option<Box<CallGoal>>,
     },
     /// One caller utterance, placed on the call's timeline.
     CallerSpeech {

@@ -118,9 +118,8 @@ fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
         seed: args.seed,
         ..RolloutPlan::default()
     };
-    let definition = |arm: Arm| -> Arc<AgentDefinition> {
-        if arm == Arm::Canary { canary.clone() } else { stable.clone() }
-    };
+    let definition =
+        |arm: Arm| -> Arc<AgentDefinition> { if arm == Arm::Canary { canary.clone() } else { stable.clone() } };
     let mut place = |arrivals: &[crate::gate::Arrival]| {
         let requests: Vec<CallRequest> = arrivals
             .iter()
@@ -128,9 +127,9 @@ fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
                 call_id: a.call_id.clone(),
                 definition: definition(a.arm),
                 started_ms: a.started_ms,
-                fault: args
-                    .canary_fault
-                    .filter(|_| a.arm == Arm::Canary && routes_to_canary(&format!("fault/{}", a.call_id), args.canary_fault_share)),
+                fault: args.canary_fault.filter(|_| {
+                    a.arm == Arm::Canary && routes_to_canary(&format!("fault/{}", a.call_id), args.canary_fault_share)
+                }),
             })
             .collect();
         run_calls(&profile, &requests, &corpus, args.jobs)

@@ -74,8 +74,15 @@ pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
         let minutes = bake_minutes_needed(args.baseline, args.effect, alpha, args.power, traffic)
             .map_err(|e| e.to_string())?
             * cost.max_inflation;
-        let share = canary_share_needed(args.baseline, args.effect, alpha, args.power, args.rate, args.bake / cost.max_inflation)
-            .map_err(|e| e.to_string())?;
+        let share = canary_share_needed(
+            args.baseline,
+            args.effect,
+            alpha,
+            args.power,
+            args.rate,
+            args.bake / cost.max_inflation,
+        )
+        .map_err(|e| e.to_string())?;
         Ok(vec![
             format!("  a bake of {minutes:.1} minutes at this split and rate would"),
             match share {

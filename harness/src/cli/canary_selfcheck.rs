@@ -85,10 +85,8 @@ pub fn simulate_bake(
     for k in 1..=looks {
         let fraction = k as f64 / looks as f64;
         let (s, c) = ((stable.len() * k) / looks, (canary.len() * k) / looks);
-        let critical: BTreeMap<Metric, f64> = boundaries
-            .iter_mut()
-            .filter_map(|(m, b)| b.look(fraction).ok().map(|look| (*m, look.nominal_p)))
-            .collect();
+        let critical: BTreeMap<Metric, f64> =
+            boundaries.iter_mut().filter_map(|(m, b)| b.look(fraction).ok().map(|look| (*m, look.nominal_p))).collect();
         let judgement =
             judge(&stable[..s], &canary[..c], config, &|m| critical.get(&m).copied().unwrap_or(0.0), k == looks, seed);
         if judgement.verdict == Verdict::Rollback || k == looks {
@@ -123,7 +121,12 @@ fn pool(args: &SelfcheckArgs) -> Result<Vec<CallMetrics>, String> {
     let profile = load_profile(None, &corpus)?;
     let definition: Arc<_> = select_definition(&args.agent)?;
     let requests: Vec<CallRequest> = (0..args.pool)
-        .map(|i| CallRequest { call_id: call_id(args.seed, i), definition: definition.clone(), started_ms: 0, fault: None })
+        .map(|i| CallRequest {
+            call_id: call_id(args.seed, i),
+            definition: definition.clone(),
+            started_ms: 0,
+            fault: None,
+        })
         .collect();
     Ok(run_calls(&profile, &requests, &corpus, args.jobs)
         .into_iter()
@@ -183,7 +186,11 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
         let count = Count { events: rollbacks, calls: args.simulations as u64 };
         let (low, high) = wilson(count, 0.025);
         let mean_calls = calls_at_rollback.iter().sum::<f64>() / calls_at_rollback.len().max(1) as f64;
-        let what = if effect == 0.0 { "false-rollback rate".to_string() } else { format!("power at {:+.1} points", effect * 100.0) };
+        let what = if effect == 0.0 {
+            "false-rollback rate".to_string()
+        } else {
+            format!("power at {:+.1} points", effect * 100.0)
+        };
         outln!(
             "{label}: {what} {:.1}% ({rollbacks}/{}; 95% CI {:.1}% to {:.1}%); mean canary calls at a rollback {mean_calls:.0}",
             count.rate() * 100.0,

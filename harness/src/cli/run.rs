@@ -75,9 +75,8 @@ pub(super) fn resolve(path: &Path, fallback: &str) -> PathBuf {
 /// A released definition compiled into the binary, by `name@version` or
 /// `name` (the latest).
 pub(super) fn select_definition(id: &str) -> Result<Arc<AgentDefinition>, String> {
-    let registry = DefinitionRegistry::embedded().map_err(|errors| {
-        errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-    })?;
+    let registry = DefinitionRegistry::embedded()
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
     registry.select(id)
 }
 

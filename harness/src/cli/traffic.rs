@@ -72,10 +72,7 @@ fn percentile(mut values: Vec<f64>, q: f64) -> f64 {
 pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
-    let (profile, definition) = match (
-        load_profile(args.profile.as_deref(), &corpus),
-        select_definition(&args.agent),
-    ) {
+    let (profile, definition) = match (load_profile(args.profile.as_deref(), &corpus), select_definition(&args.agent)) {
         (Ok(profile), Ok(definition)) => (profile, definition),
         (Err(message), _) | (_, Err(message)) => {
             eprintln!("error: {message}");

@@ -199,7 +199,7 @@ async fn call(
             tool_allowlist: plan.tool_allowlist.clone(),
             fallback_prompts: vec![prompts.llm_error.clone(), prompts.cannot_do.clone()],
             reprompt: Some(prompts.reprompt.clone()),
-            goal: plan.goal.clone(),
+            goal: plan.goal.clone().map(Box::new),
         },
     );
     let conditions = SharedConditions::default();

@@ -29,7 +29,7 @@ impl Metric {
     pub fn name(self) -> &'static str {
         match self {
             Self::ErrorRate => "error rate",
-            Self::TaskFailure => "task completion",
+            Self::TaskFailure => "task failures",
             Self::P95TurnLatency => "p95 turn latency",
             Self::P99StopLatency => "p99 stop latency",
             Self::TruncationFailure => "truncation failures",
@@ -225,7 +225,10 @@ mod tests {
             ("alpha = 1.5", "alpha = 1.5"),
             ("[error_rate]\nmargin = -1\nweight = 1", "error_rate.margin = -1"),
             ("colour = 1", "unknown field `colour`"),
-            ("[p95_turn_latency]\nmargin = 0.1\nweight = 0.1\nguarded = false\n[error_rate]\nmargin = 0.02\nweight = 0\n[task_failure]\nmargin = 0.02\nweight = 0\n[p99_stop_latency]\nmargin = 0.1\nweight = 0\n[truncation_failure]\nmargin = 0.1\nweight = 0", "no guarded metric"),
+            (
+                "[p95_turn_latency]\nmargin = 0.1\nweight = 0.1\nguarded = false\n[error_rate]\nmargin = 0.02\nweight = 0\n[task_failure]\nmargin = 0.02\nweight = 0\n[p99_stop_latency]\nmargin = 0.1\nweight = 0\n[truncation_failure]\nmargin = 0.1\nweight = 0",
+                "no guarded metric",
+            ),
         ] {
             let error = GateConfig::parse(text).expect_err(text);
             assert!(error.contains(expected), "{error}");

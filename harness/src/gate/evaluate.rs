@@ -12,8 +12,8 @@ use voicegate_agent::call_metrics::CallMetrics;
 
 use super::config::{GateConfig, Metric};
 use crate::canary::{
-    BootstrapConfig, Count, QuantileComparison, calls_needed, compare_quantiles, harm_p_value_exact, newcombe_difference,
-    quantile, weighted_holm,
+    BootstrapConfig, Count, QuantileComparison, calls_needed, compare_quantiles, harm_p_value_exact,
+    newcombe_difference, quantile, weighted_holm,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -187,8 +187,7 @@ fn quantile_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConf
             } else {
                 1.0
             });
-            result.status =
-                if r.interval.1 - 1.0 < guard.margin { Status::WithinMargin } else { Status::Inconclusive };
+            result.status = if r.interval.1 - 1.0 < guard.margin { Status::WithinMargin } else { Status::Inconclusive };
         }
         Ok(QuantileComparison::InsufficientData { stable, canary, turns_needed, .. }) => {
             result.status = Status::InsufficientData;
@@ -303,7 +302,8 @@ pub fn judge(
 
 /// Why a metric keeps the canary from a promotion.
 fn hold_note(m: &MetricResult, config: &GateConfig) -> String {
-    let unit = |v: f64| if m.metric.is_rate() { format!("{:+.2} points", v * 100.0) } else { format!("{:+.1}%", v * 100.0) };
+    let unit =
+        |v: f64| if m.metric.is_rate() { format!("{:+.2} points", v * 100.0) } else { format!("{:+.1}%", v * 100.0) };
     let bound = m.interval.map_or_else(|| "unknown".to_string(), |(_, high)| unit(high));
     let mut note = format!(
         "the {:.0}% bound of harm, {bound}, is not inside the margin of {}",

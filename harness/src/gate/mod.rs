@@ -19,9 +19,11 @@ pub use report::{
     ArmInfo, COMPARE_SCHEMA, Cdf, ComparisonReport, Example, difference, examples, markdown, status_name,
     terminal_table, value,
 };
-pub use segments::{SegmentRow, benjamini_hochberg, call_failed, worst_segments};
-pub use rollout::{Arm, Arrival, LookRecord, MetricLook, Rollout, RolloutOutcome, RolloutPlan, routes_to_canary};
+pub use rollout::{
+    Arm, Arrival, LookRecord, MetricLook, Placer, Rollout, RolloutOutcome, RolloutPlan, routes_to_canary,
+};
 pub use rollout_report::{rollout_markdown, rollout_summary};
+pub use segments::{SegmentRow, benjamini_hochberg, call_failed, worst_segments};
 
 #[cfg(test)]
 mod tests;

@@ -27,7 +27,11 @@ pub struct ArmInfo {
 impl ArmInfo {
     pub fn of(source: &Path, calls: &[CallMetrics]) -> Self {
         let versions: BTreeSet<String> = calls.iter().map(|c| c.agent_version.clone()).collect();
-        Self { source: source.display().to_string(), agent_versions: versions.into_iter().collect(), calls: calls.len() }
+        Self {
+            source: source.display().to_string(),
+            agent_versions: versions.into_iter().collect(),
+            calls: calls.len(),
+        }
     }
 }
 
@@ -36,7 +40,7 @@ impl ArmInfo {
 pub struct Example {
     pub call_id: String,
     pub why: String,
-    /// The call's record, relative to the report, when the run kept it.
+    /// The call's record (an absolute path), when the run kept it.
     pub record: Option<String>,
 }
 
@@ -83,7 +87,7 @@ pub fn examples(canary: &[CallMetrics], records: Option<&Path>, limit: usize) ->
             let record = records
                 .map(|dir| dir.join(format!("{}.jsonl", c.call_id)))
                 .filter(|path| path.is_file())
-                .map(|path| path.display().to_string());
+                .map(|path| std::path::absolute(&path).unwrap_or(path).display().to_string());
             Example { call_id: c.call_id.clone(), why: why.join(", "), record }
         })
         .collect()
@@ -97,10 +101,13 @@ impl ComparisonReport {
         judgement: Judgement,
         seed: u64,
     ) -> Self {
+        // As the gate reads them: positive latencies only.
         let turns = |calls: &[CallMetrics]| {
-            sorted(calls.iter().flat_map(|c| c.turns.iter().filter_map(|t| t.latency_ms)))
+            sorted(calls.iter().flat_map(|c| c.turns.iter().filter_map(|t| t.latency_ms)).filter(|&ms| ms > 0.0))
         };
-        let stops = |calls: &[CallMetrics]| sorted(calls.iter().flat_map(|c| c.barge_ins.iter().map(|b| b.stop_latency_ms)));
+        let stops = |calls: &[CallMetrics]| {
+            sorted(calls.iter().flat_map(|c| c.barge_ins.iter().map(|b| b.stop_latency_ms)).filter(|&ms| ms > 0.0))
+        };
         Self {
             schema: COMPARE_SCHEMA,
             segments: worst_segments(stable.1, canary.1),
@@ -154,7 +161,12 @@ fn rows(report: &ComparisonReport) -> Vec<[String; 7]> {
         .map(|m| {
             let diff = match (m.difference, m.interval) {
                 (Some(d), Some((low, high))) => {
-                    format!("{} [{}, {}]", difference(m.metric, d), difference(m.metric, low), difference(m.metric, high))
+                    format!(
+                        "{} [{}, {}]",
+                        difference(m.metric, d),
+                        difference(m.metric, low),
+                        difference(m.metric, high)
+                    )
                 }
                 _ => "-".into(),
             };
@@ -172,12 +184,16 @@ fn rows(report: &ComparisonReport) -> Vec<[String; 7]> {
         .collect()
 }
 
-const HEADER: [&str; 7] = ["metric", "stable", "canary", "difference [90% CI]", "margin", "adj. p", "status"];
+/// The table's header; the interval's level follows the promotion level.
+fn header(config: &GateConfig) -> Vec<String> {
+    let level = format!("difference [{:.0}% CI]", 100.0 * (1.0 - 2.0 * config.promote_alpha));
+    ["metric", "stable", "canary", &level, "margin", "adj. p", "status"].map(String::from).to_vec()
+}
 
 /// The table printed on the terminal.
 pub fn terminal_table(report: &ComparisonReport) -> String {
     let mut builder = tabled::builder::Builder::default();
-    builder.push_record(HEADER);
+    builder.push_record(header(&report.config));
     for row in rows(report) {
         builder.push_record(row);
     }
@@ -219,7 +235,8 @@ pub fn markdown(report: &ComparisonReport) -> String {
     for reason in &report.judgement.reasons {
         md.push_str(&format!("- {reason}\n"));
     }
-    md.push_str(&format!("\n## Metrics\n\n| {} |\n|{}\n", HEADER.join(" | "), "---|".repeat(HEADER.len())));
+    let header = header(&report.config);
+    md.push_str(&format!("\n## Metrics\n\n| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len())));
     for row in rows(report) {
         md.push_str(&format!("| {} |\n", row.join(" | ")));
     }

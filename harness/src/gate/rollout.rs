@@ -141,6 +141,9 @@ struct Done {
     metrics: CallMetrics,
 }
 
+/// Places a batch of calls: each one's metrics, or why it could not be placed.
+pub type Placer<'a> = dyn FnMut(&[Arrival]) -> Vec<Result<CallMetrics, String>> + 'a;
+
 pub struct Rollout<'a> {
     pub plan: RolloutPlan,
     pub config: &'a GateConfig,
@@ -157,7 +160,7 @@ fn z_of(p: f64) -> f64 {
 impl Rollout<'_> {
     /// Run the rollout; `place` places a batch of calls and returns each
     /// one's metrics (or why it could not be placed), in order.
-    pub fn run(&self, place: &mut dyn FnMut(&[Arrival]) -> Vec<Result<CallMetrics, String>>) -> RolloutOutcome {
+    pub fn run(&self, place: &mut Placer<'_>) -> RolloutOutcome {
         let plan = &self.plan;
         let mut rng = Rng::derive(plan.seed, "arrivals");
         let mut boundaries: BTreeMap<Metric, SequentialBoundary> = self
@@ -169,7 +172,8 @@ impl Rollout<'_> {
         let mut guard = Guard::new(GuardConfig { alpha: plan.guard_alpha, ..GuardConfig::new(plan.canary_share) }).ok();
         let bake_end = (plan.bake_minutes * MINUTE_MS as f64) as u64;
         let (mut next_arrival, mut index) = (0.0f64, 0u64);
-        let (mut pending, mut stable, mut canary, mut broken) = (Vec::<Done>::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut pending, mut stable, mut canary, mut broken) =
+            (Vec::<Done>::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut routed, mut looks) = ((0u64, 0u64), Vec::new());
         let (mut decision, mut decided_by, mut decided_at, mut last_canary) = (None, String::new(), None, None);
         let (mut judgement, mut last_fraction) = (None, 0.0);
@@ -244,13 +248,20 @@ impl Rollout<'_> {
                     let mut metrics = Vec::new();
                     let mut critical = BTreeMap::new();
                     for (metric, boundary) in &mut boundaries {
-                        let look = if final_look { boundary.final_look(fraction.max(1e-9)) } else { boundary.look(fraction) };
+                        let look =
+                            if final_look { boundary.final_look(fraction.max(1e-9)) } else { boundary.look(fraction) };
                         if let Ok(look) = look {
                             critical.insert(*metric, look.nominal_p);
                         }
                     }
-                    let look_judgement =
-                        judge(&stable, &canary, self.config, &|m| critical.get(&m).copied().unwrap_or(0.0), final_look, plan.seed);
+                    let look_judgement = judge(
+                        &stable,
+                        &canary,
+                        self.config,
+                        &|m| critical.get(&m).copied().unwrap_or(0.0),
+                        final_look,
+                        plan.seed,
+                    );
                     for m in look_judgement.metrics.iter().filter(|m| m.guarded) {
                         metrics.push(MetricLook {
                             metric: m.metric,

@@ -31,7 +31,8 @@ fn timeline_rows(outcome: &RolloutOutcome) -> (Vec<String>, Vec<Vec<String>>) {
         .looks
         .iter()
         .map(|look| {
-            let mut row = vec![format!("{:.0}", look.minute), look.canary_calls.to_string(), format!("{:.2}", look.fraction)];
+            let mut row =
+                vec![format!("{:.0}", look.minute), look.canary_calls.to_string(), format!("{:.2}", look.fraction)];
             row.extend(metrics.iter().map(|m| evidence(look, *m)));
             row.extend([format!("{:.3}", look.guard_p), look.verdict.name().to_string()]);
             row
@@ -105,8 +106,10 @@ pub fn rollout_markdown(outcome: &RolloutOutcome) -> String {
     for row in rows {
         md.push_str(&format!("| {} |\n", row.join(" | ")));
     }
-    md.push_str("\nEvidence is each guarded metric's harm z at the look against its group-sequential boundary \
+    md.push_str(
+        "\nEvidence is each guarded metric's harm z at the look against its group-sequential boundary \
                  (O'Brien-Fleming-type spending of that metric's share of alpha); the guard is an always-valid \
-                 p-value checked on every call. The metric comparison of the last look is in compare.md.\n");
+                 p-value checked on every call. The metric comparison of the last look is in compare.md.\n",
+    );
     md
 }

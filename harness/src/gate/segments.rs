@@ -63,7 +63,8 @@ pub fn worst_segments(stable: &[CallMetrics], canary: &[CallMetrics]) -> Vec<Seg
         for (arm, calls) in [(0, stable), (1, canary)] {
             for call in calls {
                 let Some(value) = segment_of(call, dimension) else { continue };
-                let entry = counts.entry(value).or_insert((Count { events: 0, calls: 0 }, Count { events: 0, calls: 0 }));
+                let entry =
+                    counts.entry(value).or_insert((Count { events: 0, calls: 0 }, Count { events: 0, calls: 0 }));
                 let count = if arm == 0 { &mut entry.0 } else { &mut entry.1 };
                 count.calls += 1;
                 count.events += u64::from(call_failed(call));

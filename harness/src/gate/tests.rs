@@ -77,7 +77,11 @@ fn with_a_hundred_canary_calls_a_healthy_canary_is_held_never_promoted() {
 fn a_clear_regression_rolls_back_and_says_which_rule_fired() {
     let judgement = fixed(&arm(3, 9000, 0.05, 0.05, 1500.0), &arm(4, 1000, 0.12, 0.05, 1500.0), &rates_only());
     assert_eq!(judgement.verdict, Verdict::Rollback);
-    assert!(judgement.reasons.iter().any(|r| r.starts_with("error rate: significantly worse")), "{:?}", judgement.reasons);
+    assert!(
+        judgement.reasons.iter().any(|r| r.starts_with("error rate: significantly worse")),
+        "{:?}",
+        judgement.reasons
+    );
 }
 
 #[test]
@@ -103,7 +107,8 @@ fn task_completion_without_goals_is_insufficient_data_not_a_pass() {
     let strip = |calls: Vec<CallMetrics>| -> Vec<CallMetrics> {
         calls.into_iter().map(|c| CallMetrics { task_completed: None, ..c }).collect()
     };
-    let judgement = fixed(&strip(arm(9, 9000, 0.02, 0.0, 1500.0)), &strip(arm(10, 3000, 0.02, 0.0, 1500.0)), &rates_only());
+    let judgement =
+        fixed(&strip(arm(9, 9000, 0.02, 0.0, 1500.0)), &strip(arm(10, 3000, 0.02, 0.0, 1500.0)), &rates_only());
     let task = judgement.metrics.iter().find(|m| m.metric == Metric::TaskFailure).expect("task");
     assert_eq!(task.status, Status::InsufficientData);
     assert_eq!(judgement.verdict, Verdict::Hold);
@@ -165,7 +170,11 @@ fn the_rollout_rolls_back_a_catastrophe_by_the_guard_and_routes_every_new_call_t
 #[test]
 fn a_broken_router_is_an_error_not_a_verdict() {
     let config = rates_only();
-    let rollout = Rollout { plan: RolloutPlan::default(), config: &config, router: &|id, share| routes_to_canary(id, share * 2.0) };
+    let rollout = Rollout {
+        plan: RolloutPlan::default(),
+        config: &config,
+        router: &|id, share| routes_to_canary(id, share * 2.0),
+    };
     let mut rng = Rng::new(12);
     let outcome = rollout.run(&mut |arrivals| {
         arrivals.iter().enumerate().map(|(i, _)| Ok(call(&mut rng, i, 0.05, 0.0, 1500.0, 220.0))).collect()

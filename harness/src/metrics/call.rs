@@ -83,11 +83,18 @@ pub fn call_metrics(record: &CallRecord, report: &CallReport, agent_version: &st
     for (t_us, event) in record.events() {
         match event {
             Event::CallStarted {
-                fallback_prompts, reprompt: r, goal: g, scenario: s, seed: n, accent, rendering, ..
+                fallback_prompts,
+                reprompt: r,
+                goal: g,
+                scenario: s,
+                seed: n,
+                accent,
+                rendering,
+                ..
             } => {
                 fallbacks.clone_from(fallback_prompts);
                 reprompt.clone_from(r);
-                goal.clone_from(g);
+                goal = g.as_deref().cloned();
                 (scenario, seed) = (s.clone(), *n);
                 segment = Segment {
                     accent: Some(accent.clone()),
@@ -108,8 +115,7 @@ pub fn call_metrics(record: &CallRecord, report: &CallReport, agent_version: &st
         }
     }
     let played: Vec<_> = truth.replies.iter().flat_map(|r| r.responses.iter()).filter(|r| r.played()).collect();
-    let heard: Vec<String> =
-        truth.replies.iter().flat_map(|r| r.heard_words()).flat_map(|w| words(&w)).collect();
+    let heard: Vec<String> = truth.replies.iter().flat_map(|r| r.heard_words()).flat_map(|w| words(&w)).collect();
     let mut metrics = CallMetrics {
         schema: CALL_METRICS_SCHEMA,
         call_id: goal.as_ref().map_or_else(|| format!("{scenario}#{seed}"), |g| g.call_id.clone()),
@@ -120,8 +126,7 @@ pub fn call_metrics(record: &CallRecord, report: &CallReport, agent_version: &st
         task_completed: goal.as_ref().map(|g| task_completed(g, &heard, record)),
         error: false,
         error_kinds: Vec::new(),
-        reprompts: reprompt
-            .map_or(0, |prompt| played.iter().filter(|r| from_prompt(&r.text, &prompt)).count() as u32),
+        reprompts: reprompt.map_or(0, |prompt| played.iter().filter(|r| from_prompt(&r.text, &prompt)).count() as u32),
         turns: report
             .turns
             .iter()
@@ -160,8 +165,7 @@ pub fn call_metrics(record: &CallRecord, report: &CallReport, agent_version: &st
 /// turns (backchannels and coughs are not turns); `None` when the caller
 /// said nothing or the record has no history.
 fn word_error_rate(record: &CallRecord, truth: &CallTruth) -> Option<f64> {
-    let said: Vec<String> =
-        truth.utterances.iter().filter(|u| !u.backchannel).flat_map(|u| words(&u.text)).collect();
+    let said: Vec<String> = truth.utterances.iter().filter(|u| !u.backchannel).flat_map(|u| words(&u.text)).collect();
     let history = record.events().find_map(|(_, e)| match e {
         Event::History { messages } => Some(messages),
         _ => None,

@@ -49,11 +49,11 @@ pub fn read_calls(path: &Path) -> Result<Vec<CallMetrics>, MetricsError> {
             continue;
         }
         let at = |message: String| MetricsError::Line { path: path.clone(), line: i + 1, message };
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| at(format!("not a JSON object: {e}")))?;
-        let schema = value.get("schema").and_then(serde_json::Value::as_u64).ok_or_else(|| {
-            at("no \"schema\" field: expected a call-metrics line with \"schema\": 1".into())
-        })?;
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| at(format!("not a JSON object: {e}")))?;
+        let schema = value
+            .get("schema")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| at("no \"schema\" field: expected a call-metrics line with \"schema\": 1".into()))?;
         if schema > u64::from(CALL_METRICS_SCHEMA) {
             return Err(at(format!(
                 "schema {schema} is newer than this voicegate reads ({CALL_METRICS_SCHEMA}); upgrade voicegate"

@@ -3,8 +3,8 @@
 //! each call on its own thread and virtual clock. Results come back in
 //! file order, whatever the parallelism.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::loader::{LoadError, Scenario};
 use crate::audio::Corpus;

@@ -65,7 +65,11 @@ fn pauses(rng: &mut Rng, profile: &Profile, text: &str) -> Vec<Pause> {
         return Vec::new();
     }
     let after = words[1 + rng.below(words.len() as u64 - 2) as usize];
-    vec![Pause { after_word: after.to_string(), ms: uniform(rng, b.pause_ms) as u32, filled: chance(rng, b.hesitation) }]
+    vec![Pause {
+        after_word: after.to_string(),
+        ms: uniform(rng, b.pause_ms) as u32,
+        filled: chance(rng, b.hesitation),
+    }]
 }
 
 /// The call `call_id` of a traffic run, against `definition`.
@@ -115,7 +119,11 @@ pub fn draw_call(profile: &Profile, call_id: &str, definition: Arc<AgentDefiniti
 
     // Later turns first: their triggers are the more specific.
     let end_call = ToolCall { name: "end_call".into(), arguments: serde_json::json!({}) };
-    plan.llm.rules.push(LlmRule { trigger: profile.closing.trigger.clone(), reply: String::new(), tool: Some(end_call) });
+    plan.llm.rules.push(LlmRule {
+        trigger: profile.closing.trigger.clone(),
+        reply: String::new(),
+        tool: Some(end_call),
+    });
     for turn in intent.turns.iter().rev() {
         let tool = turn.tool.as_ref().map(|t| ToolCall {
             name: t.name.clone(),
@@ -132,8 +140,11 @@ pub fn draw_call(profile: &Profile, call_id: &str, definition: Arc<AgentDefiniti
     plan.tools.latency = latency(p.tools.latency);
     let mut answers = BTreeMap::new();
     for tool in intent.turns.iter().filter_map(|t| t.tool.as_ref()) {
-        let answer =
-            if chance(&mut rng, p.tools.error_rate) { Err("the backend timed out".into()) } else { Ok(tool.result.clone()) };
+        let answer = if chance(&mut rng, p.tools.error_rate) {
+            Err("the backend timed out".into())
+        } else {
+            Ok(tool.result.clone())
+        };
         answers.insert(tool.name.clone(), answer);
     }
     plan.tools.answers = answers;

@@ -244,7 +244,7 @@ impl Profile {
         ] {
             share(&format!("providers.{name}.error_rate"), provider.error_rate)?;
         }
-        if !(self.providers.llm_tokens_per_second > 0.0) {
+        if self.providers.llm_tokens_per_second.is_nan() || self.providers.llm_tokens_per_second <= 0.0 {
             return Err("providers.llm_tokens_per_second: expected a positive rate".into());
         }
         if self.intents.is_empty() {

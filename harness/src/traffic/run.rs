@@ -68,12 +68,8 @@ pub fn run_one(profile: &Profile, request: &CallRequest, corpus: &Corpus) -> Cal
             return Err(format!("the drawn script could not be carried out: {message}"));
         }
         let report = evaluate(&outcome.record);
-        let metrics = crate::metrics::call_metrics(
-            &outcome.record,
-            &report,
-            &request.definition.id(),
-            request.started_ms,
-        );
+        let metrics =
+            crate::metrics::call_metrics(&outcome.record, &report, &request.definition.id(), request.started_ms);
         let failed = metrics.error || metrics.task_completed == Some(false);
         Ok::<_, String>((metrics, failed.then(|| Box::new(outcome.record))))
     }));
