@@ -4,6 +4,7 @@
 mod align;
 mod errors;
 mod llm;
+mod speech;
 mod stt;
 mod tools;
 mod tts;

@@ -1,4 +1,5 @@
-//! The TTS double: speaks with the synthetic voice, streams the audio in
+//! The TTS double: speaks with the synthetic voice (each sentence
+//! synthesised once per process, `speech.rs`), streams the audio in
 //! chunks after a set time to first audio, and keeps every response so the
 //! caller can tell which words it heard.
 
@@ -11,9 +12,8 @@ use futures_util::stream::BoxStream;
 use voicegate_agent::services::{ServiceError, TtsChunk, TtsRequest, TtsService, WordTiming};
 
 use super::Latency;
-use crate::audio::synth_voice;
 use crate::record::{CallClock, Event, Recorder};
-use crate::seed::{Rng, digest_samples};
+use crate::seed::Rng;
 
 const CHUNK_MS: u64 = 40;
 /// Chunks after the first arrive this many times faster than real time.
@@ -72,7 +72,8 @@ impl TtsService for TtsDouble {
     fn synthesize(&self, request: TtsRequest) -> BoxStream<'static, Result<TtsChunk, ServiceError>> {
         let TtsRequest { text, voice, sample_rate } = request;
         let request = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        let (samples, words) = synth_voice(&text, sample_rate);
+        let speech = super::speech::speak(&text, sample_rate);
+        let (samples, words) = (speech.samples.clone(), speech.words.clone());
         self.recorder.push(
             self.clock.now_us(),
             Event::TtsRequest {
@@ -82,10 +83,9 @@ impl TtsService for TtsDouble {
                 sample_rate,
                 samples: samples.len(),
                 words: words.clone(),
-                audio_digest: digest_samples(&samples),
+                audio_digest: speech.digest.clone(),
             },
         );
-        let samples = Arc::new(samples);
         let requested_at = (self.clock.now_us() * u64::from(crate::audio::LINE_RATE) / 1_000_000) as usize;
         self.responses.lock().unwrap_or_else(|p| p.into_inner()).push(TtsResponse {
             request,
