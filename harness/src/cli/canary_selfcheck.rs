@@ -30,7 +30,7 @@ pub struct SelfcheckArgs {
     pub calls: Option<PathBuf>,
     #[arg(long, default_value_t = 3000)]
     pub pool: u64,
-    #[arg(long, value_name = "NAME@VERSION", default_value = "support")]
+    #[arg(long, value_name = "NAME@VERSION", default_value = "support@1.1.0")]
     pub agent: String,
     /// Simulated comparisons of each kind.
     #[arg(long, default_value_t = 1000)]

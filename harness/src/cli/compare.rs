@@ -90,3 +90,53 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
     outln!("reports in {}", args.out.display());
     Ok(exit_code(report.judgement.verdict))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::tests::arm;
+    use crate::metrics::{CALLS_FILE, write_calls};
+
+    fn args(dir: &Path, stable: PathBuf, canary: PathBuf) -> CompareArgs {
+        CompareArgs { stable, canary, config: None, out: dir.join("out"), seed: 1 }
+    }
+
+    #[test]
+    fn bad_inputs_are_usage_errors_never_a_verdict() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let good = dir.path().join("good").join(CALLS_FILE);
+        write_calls(&good, &arm(1, 50, 0.02, 0.02, 1500.0)).expect("writes");
+        let line = std::fs::read_to_string(&good).expect("read").lines().next().expect("a line").to_string();
+        let cases = [
+            ("malformed", format!("{line}\n{{\"schema\": 1, \"call_id\"\n")),
+            ("missing", format!("{line}\n{}\n", line.replace(",\"duration_ms\":15000", ""))),
+            ("newer", format!("{line}\n{}\n", line.replace("\"schema\":1", "\"schema\":7"))),
+            ("empty", String::new()),
+        ];
+        for (name, text) in cases {
+            let bad = dir.path().join(name).join(CALLS_FILE);
+            std::fs::create_dir_all(bad.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&bad, text).expect("write");
+            for (stable, canary) in [(good.clone(), bad.clone()), (bad.clone(), good.clone())] {
+                let code = run(args(dir.path(), stable, canary)).expect("answers");
+                assert_eq!(code, EXIT_USAGE, "{name}");
+            }
+        }
+        assert!(!dir.path().join("out").join("compare.json").exists(), "no report from bad input");
+    }
+
+    #[test]
+    fn a_verdict_is_written_and_given_as_the_exit_code() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (stable, canary) = (dir.path().join("s.jsonl"), dir.path().join("c.jsonl"));
+        write_calls(&stable, &arm(2, 3000, 0.02, 0.02, 1500.0)).expect("writes");
+        write_calls(&canary, &arm(3, 300, 0.20, 0.02, 1500.0)).expect("writes");
+        assert_eq!(run(args(dir.path(), stable.clone(), canary)).expect("answers"), EXIT_ROLLBACK);
+        for file in ["compare.json", "compare.md", "compare.html"] {
+            assert!(dir.path().join("out").join(file).is_file(), "{file}");
+        }
+        let small = dir.path().join("small.jsonl");
+        write_calls(&small, &arm(4, 100, 0.02, 0.02, 1500.0)).expect("writes");
+        assert_eq!(run(args(dir.path(), stable, small)).expect("answers"), EXIT_HOLD, "100 calls never promote");
+    }
+}

@@ -25,8 +25,8 @@ pub struct TrafficArgs {
     /// How many calls.
     #[arg(long, default_value_t = 1000)]
     pub calls: u64,
-    /// The agent's released definition, `name@version` (default: the latest).
-    #[arg(long, value_name = "NAME@VERSION", default_value = "support")]
+    /// The agent's released definition, `name@version` (default: the built-in reference).
+    #[arg(long, value_name = "NAME@VERSION", default_value = "support@1.1.0")]
     pub agent: String,
     /// The run's seed: call i is the same call in every run with this seed.
     #[arg(long, default_value_t = 1)]

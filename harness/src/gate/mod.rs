@@ -26,4 +26,4 @@ pub use rollout_report::{rollout_markdown, rollout_summary};
 pub use segments::{SegmentRow, benjamini_hochberg, call_failed, worst_segments};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

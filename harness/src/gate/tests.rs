@@ -86,8 +86,7 @@ fn a_clear_regression_rolls_back_and_says_which_rule_fired() {
 
 #[test]
 fn slower_turns_are_held_or_rolled_back_by_the_latency_quantile() {
-    let mut config = GateConfig::default();
-    config.tail_samples = 20.0;
+    let config = GateConfig { tail_samples: 20.0, ..GateConfig::default() };
     let judgement = fixed(&arm(5, 9000, 0.02, 0.02, 1500.0), &arm(6, 2000, 0.02, 0.02, 1800.0), &config);
     let p95 = judgement.metrics.iter().find(|m| m.metric == Metric::P95TurnLatency).expect("p95");
     assert_eq!(p95.status, Status::Harm, "{p95:?}");
@@ -96,8 +95,7 @@ fn slower_turns_are_held_or_rolled_back_by_the_latency_quantile() {
 
 #[test]
 fn a_healthy_canary_with_enough_calls_is_promoted() {
-    let mut config = GateConfig::default();
-    config.tail_samples = 10.0;
+    let config = GateConfig { tail_samples: 10.0, ..GateConfig::default() };
     let judgement = fixed(&arm(7, 20_000, 0.02, 0.02, 1500.0), &arm(8, 6000, 0.02, 0.02, 1450.0), &config);
     assert_eq!(judgement.verdict, Verdict::Promote, "{:?}", judgement.reasons);
 }

@@ -8,3 +8,6 @@ mod run;
 pub use draw::{call_id, call_seed, draw_call};
 pub use profile::{DEFAULT_PROFILE, Profile, ProfileError, TRAFFIC_SCHEMA};
 pub use run::{CallRequest, CallResult, run_calls, run_one, workers};
+
+#[cfg(test)]
+mod tests;
