@@ -174,6 +174,7 @@ fn write_rollout(out: &std::path::Path, outcome: &RolloutOutcome, config: &GateC
     });
     std::fs::write(out.join("canary.json"), serde_json::to_string_pretty(&summary)?)?;
     std::fs::write(out.join("canary.md"), crate::gate::rollout_markdown(outcome))?;
+    std::fs::write(out.join("canary.html"), crate::gate::rollout_html(outcome))?;
     if let Some(judgement) = &outcome.judgement {
         let version = |calls: &[voicegate_agent::call_metrics::CallMetrics], path: &str| {
             ArmInfo::of(&out.join(path).join(CALLS_FILE), calls)

@@ -31,7 +31,7 @@ fn status_colours(status: Status) -> (&'static str, &'static str) {
     }
 }
 
-fn verdict_colour(verdict: Verdict) -> &'static str {
+pub(super) fn verdict_colour(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Promote => "#1e7b45",
         Verdict::Hold => "#a86400",
@@ -39,7 +39,7 @@ fn verdict_colour(verdict: Verdict) -> &'static str {
     }
 }
 
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
 body { font-family: 'DejaVu Sans', Helvetica, Arial, sans-serif; color: #1b1b1b; margin: 24px auto;
        max-width: 1340px; padding: 0 16px; font-size: 14px; line-height: 1.45; }
 h1 { font-size: 22px; margin: 0 0 12px; }

@@ -8,6 +8,7 @@ mod html;
 mod html_tests;
 mod report;
 mod rollout;
+mod rollout_html;
 mod rollout_report;
 mod segments;
 pub mod svg;
@@ -27,3 +28,4 @@ pub use segments::{SegmentRow, benjamini_hochberg, call_failed, worst_segments};
 
 #[cfg(test)]
 pub(crate) mod tests;
+pub use rollout_html::rollout_html;

@@ -18,11 +18,11 @@ fn evidence(look: &LookRecord, metric: Metric) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn metrics_of(outcome: &RolloutOutcome) -> Vec<Metric> {
+pub(super) fn metrics_of(outcome: &RolloutOutcome) -> Vec<Metric> {
     outcome.looks.first().map(|l| l.metrics.iter().map(|m| m.metric).collect()).unwrap_or_default()
 }
 
-fn timeline_rows(outcome: &RolloutOutcome) -> (Vec<String>, Vec<Vec<String>>) {
+pub(super) fn timeline_rows(outcome: &RolloutOutcome) -> (Vec<String>, Vec<Vec<String>>) {
     let metrics = metrics_of(outcome);
     let mut header = vec!["minute".to_string(), "canary calls".into(), "info".into()];
     header.extend(metrics.iter().map(|m| format!("{} z / bound", m.name())));
@@ -42,7 +42,7 @@ fn timeline_rows(outcome: &RolloutOutcome) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 /// The decision's timing, in words.
-fn timing(outcome: &RolloutOutcome) -> Vec<String> {
+pub(super) fn timing(outcome: &RolloutOutcome) -> Vec<String> {
     let mut lines = vec![format!(
         "verdict: {} by {}{}",
         outcome.verdict.name(),
