@@ -117,7 +117,9 @@ mod tests {
             arrivals
                 .iter()
                 .enumerate()
-                .map(|(i, a)| Ok(call(&mut rng, i, if a.arm == Arm::Canary { 0.05 } else { 0.03 }, 0.02, 1500.0, 220.0)))
+                .map(|(i, a)| {
+                    Ok(call(&mut rng, i, if a.arm == Arm::Canary { 0.05 } else { 0.03 }, 0.02, 1500.0, 220.0))
+                })
                 .collect()
         });
         let page = rollout_html(&outcome);

@@ -70,6 +70,11 @@ pub(super) fn timing(outcome: &RolloutOutcome) -> Vec<String> {
         lines.push(format!("{} calls could not be placed (see the errors)", outcome.broken.len()));
     }
     if let Some(judgement) = &outcome.judgement {
+        if let Some(look) =
+            outcome.looks.last().filter(|_| outcome.decided_by != "sequential" && outcome.decided_by != "end of bake")
+        {
+            lines.push(format!("the last look (minute {:.0}) said {}:", look.minute, look.verdict.name()));
+        }
         lines.extend(judgement.reasons.iter().map(|r| format!("  - {r}")));
     }
     lines
