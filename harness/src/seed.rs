@@ -44,13 +44,24 @@ impl Rng {
 
 /// FNV-1a, 64 bit: stable across platforms and releases (unlike `DefaultHasher`).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(FNV_OFFSET, |hash, &b| fnv1a_step(hash, b))
 }
 
-/// A digest of PCM samples, for call records.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv1a_step(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+}
+
+/// A digest of PCM samples, for call records: FNV-1a of their
+/// little-endian bytes, hashed as they are read (a call's audio is
+/// megabytes).
 pub fn digest_samples(samples: &[i16]) -> String {
-    let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-    format!("{:016x}", fnv1a(&bytes))
+    let hash = samples.iter().fold(FNV_OFFSET, |hash, s| {
+        let [low, high] = s.to_le_bytes();
+        fnv1a_step(fnv1a_step(hash, low), high)
+    });
+    format!("{hash:016x}")
 }
 
 #[cfg(test)]
@@ -79,6 +90,14 @@ mod tests {
             .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_digest_of_samples_is_fnv1a_of_their_little_endian_bytes() {
+        let samples = [0i16, 1, -1, 0x1234, i16::MIN, i16::MAX];
+        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        assert_eq!(digest_samples(&samples), format!("{:016x}", fnv1a(&bytes)));
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c, "the published FNV-1a 64 test vector");
     }
 
     #[test]

@@ -253,9 +253,10 @@ impl Vad {
         }
         self.recent.push_back(energy);
         let background = {
-            let mut sorted: Vec<f32> = self.recent.iter().copied().collect();
-            sorted.sort_by(f32::total_cmp);
-            sorted[(sorted.len() - 1) * BACKGROUND_PERCENTILE / 100]
+            // Selecting the percentile, not sorting: this runs every frame.
+            let mut energies: Vec<f32> = self.recent.iter().copied().collect();
+            let rank = (energies.len() - 1) * BACKGROUND_PERCENTILE / 100;
+            *energies.select_nth_unstable_by(rank, f32::total_cmp).1
         };
         let loudest_echo = reply + self.echo_coupling();
         energy >= background + self.settings.min_snr_db && energy >= loudest_echo + ECHO_MARGIN_DB

@@ -88,12 +88,37 @@ fn active_frames(env: &[f32]) -> Vec<bool> {
     (0..env.len()).map(|i| loud[i.saturating_sub(WIDEN)..(i + WIDEN + 1).min(env.len())].iter().any(|&l| l)).collect()
 }
 
+/// A stem's envelope and its active frames: the same for every turn of a
+/// call, so the STT double works them out once.
+#[derive(Debug, Clone)]
+pub struct StemEnvelope {
+    env: Vec<f32>,
+    active: Vec<bool>,
+    /// Active frames, at least one.
+    speech: usize,
+}
+
+impl StemEnvelope {
+    pub fn of(stem: &Stem) -> Self {
+        let env = envelope(&stem.samples, stem.sample_rate);
+        let active = active_frames(&env);
+        let speech = active.iter().filter(|&&x| x).count().max(1);
+        Self { env, active, speech }
+    }
+}
+
 /// Align `audio` against every stem; `None` when nothing matches well.
+pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignment> {
+    let envelopes: Vec<StemEnvelope> = stems.iter().map(StemEnvelope::of).collect();
+    align_with(audio, sample_rate, stems, &envelopes)
+}
+
+/// [`align`], given each stem's [`StemEnvelope`] (in the same order).
 ///
 /// Only the audio's active frames are scored, so a turn that holds part of
 /// an utterance still matches it; at least `MIN_EXPLAINED` of the active
 /// frames must fall inside the stem.
-pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignment> {
+pub fn align_with(audio: &[i16], sample_rate: u32, stems: &[Stem], envelopes: &[StemEnvelope]) -> Option<Alignment> {
     let audio_env = envelope(audio, sample_rate);
     let active = active_frames(&audio_env);
     let active_count = active.iter().filter(|&&a| a).count();
@@ -103,12 +128,11 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
     let needed = ((active_count as f64 * MIN_EXPLAINED).ceil() as usize).max(MIN_ACTIVE_FRAMES);
     let mut best: Option<(f64, Alignment)> = None;
     let (mut a, mut s) = (Vec::new(), Vec::new());
-    for (index, stem) in stems.iter().enumerate() {
-        // Envelopes are in 10 ms frames whatever the rate, so audio at any
-        // rate lines up with stems at theirs.
-        let stem_env = envelope(&stem.samples, stem.sample_rate);
-        let stem_active = active_frames(&stem_env);
-        let stem_speech = stem_active.iter().filter(|&&x| x).count().max(1);
+    // Envelopes are in 10 ms frames whatever the rate, so audio at any rate
+    // lines up with stems at theirs.
+    debug_assert_eq!(stems.len(), envelopes.len(), "one envelope per stem");
+    for (index, stem) in envelopes.iter().enumerate() {
+        let StemEnvelope { env: stem_env, active: stem_active, speech: stem_speech } = stem;
         let (n, m) = (audio_env.len() as i64, stem_env.len() as i64);
         for lag in -(n - 1)..m {
             // audio frame i lines up with stem frame i + lag
@@ -126,7 +150,7 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
             }
             let score = correlation(&a, &s);
             let covered = (a0..a1).filter(|&i| active[i as usize] && stem_active[(i + lag) as usize]).count();
-            let preference = score + COVERAGE_WEIGHT * covered as f64 / stem_speech as f64;
+            let preference = score + COVERAGE_WEIGHT * covered as f64 / *stem_speech as f64;
             if score >= MIN_SCORE && best.as_ref().is_none_or(|(b, _)| preference > *b) {
                 let alignment =
                     Alignment { stem: index, lag_frames: lag, score, words: Vec::new(), word_indices: Vec::new() };
@@ -136,7 +160,7 @@ pub fn align(audio: &[i16], sample_rate: u32, stems: &[Stem]) -> Option<Alignmen
     }
     let (_, mut best) = best?;
     let stem = &stems[best.stem];
-    let stem_env = envelope(&stem.samples, stem.sample_rate);
+    let stem_env = &envelopes[best.stem].env;
     let frame = (stem.sample_rate * FRAME_MS / 1000) as usize;
     best.word_indices = stem
         .words

@@ -9,7 +9,7 @@ mod stt;
 mod tools;
 mod tts;
 
-pub use align::{Alignment, Stem, align};
+pub use align::{Alignment, Stem, StemEnvelope, align, align_with};
 pub use errors::{Conditions, RecognitionErrors, SharedConditions, degrade, word_error_rate};
 pub use llm::{LlmRule, LlmScript, ScriptedLlm};
 pub use stt::AligningStt;

@@ -2,18 +2,20 @@
 //! scenario's known caller utterances.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use voicegate_agent::services::{ServiceError, SttService};
 
-use super::{Latency, RecognitionErrors, Stem, align, degrade};
+use super::{Latency, RecognitionErrors, Stem, StemEnvelope, align_with, degrade};
 use crate::record::{CallClock, Event, Recorder};
 use crate::seed::Rng;
 
 pub struct AligningStt {
     stems: Arc<Vec<Stem>>,
+    /// The stems' envelopes, worked out at the first request.
+    envelopes: OnceLock<Vec<StemEnvelope>>,
     errors: RecognitionErrors,
     latency: Latency,
     rng: Mutex<Rng>,
@@ -31,7 +33,16 @@ impl AligningStt {
         recorder: Recorder,
         clock: CallClock,
     ) -> Self {
-        Self { stems, errors, latency, rng: Mutex::new(rng), recorder, clock, requests: AtomicUsize::new(0) }
+        Self {
+            stems,
+            envelopes: OnceLock::new(),
+            errors,
+            latency,
+            rng: Mutex::new(rng),
+            recorder,
+            clock,
+            requests: AtomicUsize::new(0),
+        }
     }
 }
 
@@ -40,7 +51,8 @@ impl SttService for AligningStt {
         let request = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
         let audio_ms = samples.len() as u64 * 1000 / u64::from(sample_rate.max(1));
         self.recorder.push(self.clock.now_us(), Event::SttRequest { request, audio_ms });
-        let alignment = align(&samples, sample_rate, &self.stems);
+        let envelopes = self.envelopes.get_or_init(|| self.stems.iter().map(StemEnvelope::of).collect());
+        let alignment = align_with(&samples, sample_rate, &self.stems, envelopes);
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
         let (text, score, word_error_rate, destroyed_words) = match alignment {
             Some(a) => {

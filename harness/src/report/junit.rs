@@ -46,7 +46,7 @@ pub fn junit_xml(results: &[ScenarioResult]) -> String {
     }
     for feature in features {
         let cases: Vec<&ScenarioResult> = results.iter().filter(|r| r.scenario.feature == feature).collect();
-        let t = Totals::of(&cases.iter().map(|r| (*r).clone()).collect::<Vec<_>>());
+        let t = Totals::of(cases.iter().copied());
         out.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\">\n",
             escape(feature),

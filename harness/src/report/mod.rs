@@ -27,10 +27,11 @@ pub struct Totals {
 }
 
 impl Totals {
-    pub fn of(results: &[ScenarioResult]) -> Self {
-        let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    pub fn of<'a>(results: impl IntoIterator<Item = &'a ScenarioResult>) -> Self {
+        let statuses: Vec<Status> = results.into_iter().map(|r| r.status).collect();
+        let count = |s: Status| statuses.iter().filter(|&&status| status == s).count();
         Self {
-            scenarios: results.len(),
+            scenarios: statuses.len(),
             passed: count(Status::Passed),
             failed: count(Status::Failed),
             errors: count(Status::Error),
