@@ -217,6 +217,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_bake_config_leaves_only_the_p99_unguarded() {
+        let text = include_str!("../../../scenarios/traffic/gate-10-minute-bake.toml");
+        let config = GateConfig::parse(text).expect("valid");
+        assert!(!config.p99_stop_latency.guarded);
+        assert_eq!(config.guarded().len(), 4);
+        assert!((config.alpha_of(Metric::ErrorRate) - 0.05 * 0.02 / (0.05 - 0.02 / 3.0)).abs() < 1e-6);
+    }
+
+    #[test]
     fn a_file_overrides_fields_and_bad_ones_are_named() {
         let config = GateConfig::parse("[error_rate]\nmargin = 0.01\nweight = 0.03\n").expect("valid");
         assert_eq!(config.error_rate.margin, 0.01);
