@@ -13,6 +13,7 @@ pub mod fixture;
 pub mod gate;
 pub mod line;
 pub mod metrics;
+pub mod parallel;
 pub mod record;
 pub mod report;
 pub mod scenario;

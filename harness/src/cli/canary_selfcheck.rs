@@ -20,7 +20,7 @@ use crate::canary::{Count, SequentialBoundary, wilson};
 use crate::gate::{GateConfig, Metric, Verdict, judge};
 use crate::metrics::read_calls;
 use crate::seed::Rng;
-use crate::traffic::{CallRequest, CallResult, call_id, run_calls};
+use crate::traffic::{CallRequest, CallResult, run_calls};
 
 #[derive(Debug, Args)]
 pub struct SelfcheckArgs {
@@ -120,14 +120,7 @@ fn pool(args: &SelfcheckArgs) -> Result<Vec<CallMetrics>, String> {
     let corpus = Corpus::load(&args.corpus.clone().unwrap_or_else(Corpus::default_dir)).map_err(|e| e.to_string())?;
     let profile = load_profile(None, &corpus)?;
     let definition: Arc<_> = select_definition(&args.agent)?;
-    let requests: Vec<CallRequest> = (0..args.pool)
-        .map(|i| CallRequest {
-            call_id: call_id(args.seed, i),
-            definition: definition.clone(),
-            started_ms: 0,
-            fault: None,
-        })
-        .collect();
+    let requests = CallRequest::run_of(args.seed, args.pool, &definition);
     Ok(run_calls(&profile, &requests, &corpus, args.jobs)
         .into_iter()
         .filter_map(|r| match r {

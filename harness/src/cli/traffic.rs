@@ -12,7 +12,7 @@ use super::EXIT_USAGE;
 use super::run::{resolve, select_definition};
 use crate::audio::Corpus;
 use crate::metrics::{CALLS_FILE, write_calls};
-use crate::traffic::{CallRequest, CallResult, DEFAULT_PROFILE, Profile, call_id, run_calls};
+use crate::traffic::{CallRequest, CallResult, DEFAULT_PROFILE, Profile, run_calls};
 
 /// Records of failed calls kept per run, as examples for the report.
 const EXAMPLE_RECORDS: usize = 100;
@@ -83,14 +83,7 @@ pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
         eprintln!("error: --calls 0: expected at least one call");
         return Ok(EXIT_USAGE);
     }
-    let requests: Vec<CallRequest> = (0..args.calls)
-        .map(|i| CallRequest {
-            call_id: call_id(args.seed, i),
-            definition: definition.clone(),
-            started_ms: 0,
-            fault: None,
-        })
-        .collect();
+    let requests = CallRequest::run_of(args.seed, args.calls, &definition);
     let results = run_calls(&profile, &requests, &corpus, args.jobs);
     let out = resolve(&args.out, "reports/traffic");
     let records = out.join("records");

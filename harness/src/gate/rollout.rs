@@ -154,7 +154,7 @@ pub struct Rollout<'a> {
 
 fn z_of(p: f64) -> f64 {
     use statrs::distribution::{ContinuousCDF, Normal};
-    Normal::standard().inverse_cdf((1.0 - p).clamp(1e-300, 1.0 - 1e-16))
+    Normal::standard().inverse_cdf((1.0 - p).clamp(1e-16, 1.0 - 1e-16))
 }
 
 impl Rollout<'_> {

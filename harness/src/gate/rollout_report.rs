@@ -49,9 +49,9 @@ pub(super) fn timing(outcome: &RolloutOutcome) -> Vec<String> {
         outcome.decided_by,
         outcome.decided_at_minute.map(|m| format!(" at minute {m:.2}")).unwrap_or_default()
     )];
-    if let Some(at) = outcome.decided_at_minute {
+    if let Some(at) = outcome.decided_at_minute.filter(|_| outcome.verdict == super::Verdict::Rollback) {
         lines.push(format!("time to detect: {at:.2} min from the start of the bake"));
-        if outcome.verdict == super::Verdict::Rollback {
+        {
             let last = outcome.last_canary_call_minute.unwrap_or(0.0);
             lines.push(format!(
                 "time to roll back: every new call went to stable from minute {:.2} ({:.2} min after the decision); \

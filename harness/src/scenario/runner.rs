@@ -3,8 +3,7 @@
 //! each call on its own thread and virtual clock. Results come back in
 //! file order, whatever the parallelism.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::loader::{LoadError, Scenario};
 use crate::audio::Corpus;
@@ -13,6 +12,7 @@ use voicegate_agent::AgentDefinition;
 
 use crate::driver::{AgentOptions, CallPlan};
 use crate::faults::Fault;
+use crate::parallel::{map_in_order, panic_text};
 use crate::seed::Rng;
 use crate::steps::{Arg, CompletedCall, StepDef, StepError, World, registry};
 
@@ -251,15 +251,6 @@ fn run_seeded(
     ScenarioResult { scenario: scenario.clone(), seed, status, steps: outcomes, calls: world.take_calls(), unexpected }
 }
 
-/// The message of a panic, whatever its payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with no message".into())
-}
-
 /// Run the scenarios; `Err` when a step is unknown or ambiguous (nothing
 /// runs then).
 pub fn run_scenarios(
@@ -278,26 +269,7 @@ fn run_with(
     options: &RunOptions,
 ) -> Result<Vec<ScenarioResult>, LoadError> {
     let bound = bind(scenarios, defs)?;
-    let jobs = match options.jobs {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-    .min(scenarios.len().max(1));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<ScenarioResult>>> = Mutex::new(vec![None; scenarios.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(scenario) = scenarios.get(i) else { break };
-                    let result = run_one(scenario, &bound[i], corpus, options);
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
-                }
-            });
-        }
-    });
-    Ok(results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect())
+    Ok(map_in_order(scenarios, options.jobs, |i, scenario| run_one(scenario, &bound[i], corpus, options)))
 }
 
 #[cfg(test)]

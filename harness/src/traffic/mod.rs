@@ -7,7 +7,7 @@ mod run;
 
 pub use draw::{call_id, call_seed, draw_call};
 pub use profile::{DEFAULT_PROFILE, Profile, ProfileError, TRAFFIC_SCHEMA};
-pub use run::{CallRequest, CallResult, run_calls, run_one, workers};
+pub use run::{CallRequest, CallResult, run_calls, run_one};
 
 #[cfg(test)]
 mod tests;

@@ -3,8 +3,7 @@
 //! order whatever the parallelism; a call that panics or cannot be run is
 //! reported as such and never stops the others.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use voicegate_agent::AgentDefinition;
 use voicegate_agent::call_metrics::CallMetrics;
@@ -14,6 +13,7 @@ use super::profile::Profile;
 use crate::audio::Corpus;
 use crate::checks::evaluate;
 use crate::driver::run_call;
+use crate::parallel::{map_in_order, panic_text};
 use crate::record::{CallRecord, Event};
 
 /// One call to place.
@@ -27,6 +27,20 @@ pub struct CallRequest {
     pub fault: Option<crate::faults::Fault>,
 }
 
+impl CallRequest {
+    /// Calls `0..count` of a traffic run with `seed`, all to `definition`.
+    pub fn run_of(seed: u64, count: u64, definition: &Arc<AgentDefinition>) -> Vec<Self> {
+        (0..count)
+            .map(|i| Self {
+                call_id: super::call_id(seed, i),
+                definition: definition.clone(),
+                started_ms: 0,
+                fault: None,
+            })
+            .collect()
+    }
+}
+
 /// What one call gave.
 #[derive(Debug, Clone)]
 pub enum CallResult {
@@ -37,22 +51,6 @@ pub enum CallResult {
     },
     /// The harness could not run the call (a panic, or bad input).
     Broken { call_id: String, message: String },
-}
-
-/// Worker threads for `jobs` (0: one per core).
-pub fn workers(jobs: usize) -> usize {
-    match jobs {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with no message".into())
 }
 
 /// Place one call and measure it.
@@ -85,20 +83,5 @@ pub fn run_one(profile: &Profile, request: &CallRequest, corpus: &Corpus) -> Cal
 
 /// Place every call, `jobs` at a time (0: one per core).
 pub fn run_calls(profile: &Profile, requests: &[CallRequest], corpus: &Corpus, jobs: usize) -> Vec<CallResult> {
-    let jobs = workers(jobs).min(requests.len().max(1));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<CallResult>>> = Mutex::new(vec![None; requests.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(request) = requests.get(i) else { break };
-                    let result = run_one(profile, request, corpus);
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
-                }
-            });
-        }
-    });
-    results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect()
+    map_in_order(requests, jobs, |_, request| run_one(profile, request, corpus))
 }
