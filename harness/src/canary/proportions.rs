@@ -83,11 +83,16 @@ pub fn harm_p_value_exact(stable: Count, canary: Count) -> f64 {
     // drawn from N calls of which K are the canary's. (statrs'
     // `Hypergeometric` overflows at these sizes; logs do not.)
     let (n, k, m) = (stable.calls + canary.calls, canary.calls, stable.events + canary.events);
-    let ln_total = ln_binomial(n, m);
-    let pmf = |x: u64| (ln_binomial(k, x) + ln_binomial(n - k, m - x) - ln_total).exp();
-    let highest = k.min(m);
-    let upper: f64 = (canary.events + 1..=highest).map(pmf).sum();
-    (upper + 0.5 * pmf(canary.events)).clamp(0.0, 1.0)
+    let x = canary.events;
+    let at_x = (ln_binomial(k, x) + ln_binomial(n - k, m - x) - ln_binomial(n, m)).exp();
+    // Each next term from the last: P(x+1) / P(x) = (K-x)(m-x) / ((x+1)(N-K-m+x+1)).
+    let (mut term, mut upper) = (at_x, 0.0);
+    for i in x..k.min(m) {
+        let (i, nk) = (i as f64, (n - k) as f64);
+        term *= (k as f64 - i) * (m as f64 - i) / ((i + 1.0) * (nk - m as f64 + i + 1.0));
+        upper += term;
+    }
+    (upper + 0.5 * at_x).clamp(0.0, 1.0)
 }
 
 /// Canary calls the one-sided harm test needs to detect a rise of
