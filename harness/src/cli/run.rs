@@ -35,8 +35,9 @@ pub struct RunArgs {
     /// The speech corpus folder.
     #[arg(long)]
     pub corpus: Option<PathBuf>,
-    /// The reference agent's released definition: `support@1.1.0`, or
-    /// `support` for the latest (the default).
+    /// The reference agent's released definition, `support@1.2.0` (or
+    /// `support` for the latest released); the built-in support@1.1.0 if
+    /// not given.
     #[arg(long, value_name = "NAME@VERSION")]
     pub agent: Option<String>,
     /// Run the reference agent with a known bug, to see the checks catch it.

@@ -177,6 +177,12 @@ impl GateConfig {
         };
         unit("alpha", config.alpha)?;
         unit("promote_alpha", config.promote_alpha)?;
+        if config.promote_alpha > 0.25 {
+            return Err(format!(
+                "promote_alpha = {}: expected at most 0.25 (the bound of harm is one-sided at 1 - promote_alpha)",
+                config.promote_alpha
+            ));
+        }
         unit("power", config.power)?;
         if !(config.tail_samples >= 1.0 && config.tail_samples.is_finite()) {
             return Err(format!("tail_samples = {}: expected 1 or more", config.tail_samples));
@@ -232,6 +238,7 @@ mod tests {
         assert_eq!(config.task_failure, GateConfig::default().task_failure, "the rest stay default");
         for (text, expected) in [
             ("alpha = 1.5", "alpha = 1.5"),
+            ("promote_alpha = 0.5", "promote_alpha = 0.5: expected at most 0.25"),
             ("[error_rate]\nmargin = -1\nweight = 1", "error_rate.margin = -1"),
             ("colour = 1", "unknown field `colour`"),
             (

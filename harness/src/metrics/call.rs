@@ -158,6 +158,11 @@ pub fn call_metrics(record: &CallRecord, report: &CallReport, agent_version: &st
     if report.findings.iter().any(|f| f.kind == FindingKind::UnattributedAudio) {
         metrics.note_error("unattributed_audio");
     }
+    // A turn left unanswered is an error the caller lived through, not a
+    // turn missing from the latency samples.
+    if report.findings.iter().any(|f| f.kind == FindingKind::NoReply) {
+        metrics.note_error("no_reply");
+    }
     metrics
 }
 

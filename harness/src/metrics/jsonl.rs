@@ -36,6 +36,35 @@ pub fn write_calls(path: &Path, calls: &[CallMetrics]) -> Result<(), MetricsErro
     file.flush().map_err(error)
 }
 
+/// Values a call's metrics cannot have.
+fn check(call: &CallMetrics) -> Result<(), String> {
+    let latency = |field: &str, v: f64| {
+        if v.is_finite() && v >= 0.0 {
+            Ok(())
+        } else {
+            Err(format!("{field} = {v}: expected a duration of 0 ms or more"))
+        }
+    };
+    if call.schema == 0 {
+        return Err("schema 0: expected 1".into());
+    }
+    if call.call_id.trim().is_empty() || call.agent_version.trim().is_empty() {
+        return Err("call_id and agent_version must not be empty".into());
+    }
+    for (i, turn) in call.turns.iter().enumerate() {
+        if let Some(ms) = turn.latency_ms {
+            latency(&format!("turns[{i}].latency_ms"), ms)?;
+        }
+    }
+    for (i, b) in call.barge_ins.iter().enumerate() {
+        latency(&format!("barge_ins[{i}].stop_latency_ms"), b.stop_latency_ms)?;
+    }
+    if let Some(wer) = call.word_error_rate.filter(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(format!("word_error_rate = {wer}: expected 0 or more"));
+    }
+    Ok(())
+}
+
 /// Every call of a `calls.jsonl` (or of the one in a run folder).
 pub fn read_calls(path: &Path) -> Result<Vec<CallMetrics>, MetricsError> {
     let path = calls_path(path);
@@ -44,6 +73,7 @@ pub fn read_calls(path: &Path) -> Result<Vec<CallMetrics>, MetricsError> {
         message: format!("cannot read it: {e} (expected a calls.jsonl, or a run folder holding one)"),
     })?;
     let mut calls = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -59,7 +89,17 @@ pub fn read_calls(path: &Path) -> Result<Vec<CallMetrics>, MetricsError> {
                 "schema {schema} is newer than this voicegate reads ({CALL_METRICS_SCHEMA}); upgrade voicegate"
             )));
         }
-        calls.push(serde_json::from_value(value).map_err(|e| at(format!("not a call-metrics line: {e}")))?);
+        let call: CallMetrics =
+            serde_json::from_value(value).map_err(|e| at(format!("not a call-metrics line: {e}")))?;
+        check(&call).map_err(at)?;
+        if let Some(first) = seen.insert(call.call_id.clone(), i + 1) {
+            return Err(at(format!(
+                "call_id {:?} again (first on line {first}): a call counts once, or the comparison would claim \
+                 calls it does not have",
+                call.call_id
+            )));
+        }
+        calls.push(call);
     }
     if calls.is_empty() {
         return Err(MetricsError::File { path, message: "holds no calls: an empty arm cannot be compared".into() });
@@ -119,6 +159,9 @@ mod tests {
             (&good.replace("\"schema\":1", "\"schema\":2"), "schema 2 is newer"),
             (&good.replace(",\"duration_ms\":12000", ""), "missing field `duration_ms`"),
             (&good.replace("\"error\":false", "\"error\":\"no\""), "not a call-metrics line"),
+            (&good, "call_id \"a\" again (first on line 1)"),
+            (&good.replace("\"schema\":1", "\"schema\":0"), "schema 0"),
+            (&good.replace("\"word_error_rate\":0.0", "\"word_error_rate\":-3.0"), "word_error_rate = -3"),
         ];
         for (bad, expected) in cases {
             let (_dir, path) = written(&[good.clone(), bad.to_string()]);

@@ -85,12 +85,14 @@ pub fn write_reports(out: &Path, seed: u64, results: &[ScenarioResult]) -> std::
             std::fs::write(&path, call.outcome.record.to_jsonl()).map_err(at(&path))?;
         }
     }
+    // A scenario may place several calls: each is numbered after its scenario.
     let calls: Vec<String> = results
         .iter()
-        .flat_map(|r| r.calls.iter())
-        .map(|call| {
+        .flat_map(|r| r.calls.iter().enumerate())
+        .map(|(c, call)| {
             let version = call.plan.agent.definition().id();
-            let metrics = crate::metrics::call_metrics(&call.outcome.record, &call.report, &version, 0);
+            let mut metrics = crate::metrics::call_metrics(&call.outcome.record, &call.report, &version, 0);
+            metrics.call_id = format!("{}/{}", metrics.call_id, c + 1);
             serde_json::to_string(&metrics).expect("call metrics always serialise") + "\n"
         })
         .collect();
