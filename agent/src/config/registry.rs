@@ -236,8 +236,8 @@ mod tests {
         let registry = DefinitionRegistry::load(&project_definitions()).expect("loads");
         let all: Vec<_> = registry.all().collect();
         assert!(all.iter().all(|l| l.released), "every committed definition is in definitions.lock");
-        let latest = registry.latest("support").expect("support exists");
-        assert_eq!(latest.content_hash, AgentDefinition::reference().content_hash, "the built-in copy is the file");
+        let built_in = registry.get("support", "1.1.0").expect("support@1.1.0 exists");
+        assert_eq!(built_in.content_hash, AgentDefinition::reference().content_hash, "the built-in copy is the file");
     }
 
     #[test]
@@ -259,16 +259,16 @@ mod tests {
         copy_definitions(dir.path());
         let text = std::fs::read_to_string(dir.path().join("support/1.0.0.toml"))
             .expect("read")
-            .replace("version = \"1.0.0\"", "version = \"1.2.0\"")
+            .replace("version = \"1.0.0\"", "version = \"9.0.0\"")
             .replace("end_of_turn_ms = 700", "end_of_turn_ms = 600");
-        std::fs::write(dir.path().join("support/1.2.0.toml"), text).expect("write");
+        std::fs::write(dir.path().join("support/9.0.0.toml"), text).expect("write");
         let registry = DefinitionRegistry::load(dir.path()).expect("loads");
         assert_eq!(registry.latest("support").expect("latest").version, "1.0.0", "drafts are not latest");
-        assert!(registry.get("support", "1.2.0").is_some() && registry.get("support", "1.0.0").is_some());
+        assert!(registry.get("support", "9.0.0").is_some() && registry.get("support", "1.0.0").is_some());
         let added = release(dir.path()).expect("releases");
-        assert_eq!(added.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["1.2.0"]);
+        assert_eq!(added.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["9.0.0"]);
         let registry = DefinitionRegistry::load(dir.path()).expect("loads");
-        assert_eq!(registry.latest("support").expect("latest").version, "1.2.0");
+        assert_eq!(registry.latest("support").expect("latest").version, "9.0.0");
     }
 
     #[test]
