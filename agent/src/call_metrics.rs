@@ -108,6 +108,29 @@ pub struct CallMetrics {
 }
 
 impl CallMetrics {
+    /// A call with nothing measured yet.
+    pub fn new(call_id: &str, agent_version: &str, source: MetricsSource) -> Self {
+        Self {
+            schema: CALL_METRICS_SCHEMA,
+            call_id: call_id.into(),
+            agent_version: agent_version.into(),
+            source,
+            started_ms: None,
+            duration_ms: 0,
+            task_completed: None,
+            error: false,
+            error_kinds: Vec::new(),
+            reprompts: 0,
+            turns: Vec::new(),
+            barge_ins: Vec::new(),
+            false_barge_ins: 0,
+            word_error_rate: None,
+            isolation_violations: None,
+            findings: Vec::new(),
+            segment: Segment::default(),
+        }
+    }
+
     /// A truncation failure: some barge-in left history wrong.
     pub fn truncation_failed(&self) -> bool {
         self.barge_ins.iter().any(|b| b.truncation_ok == Some(false))
@@ -126,25 +149,9 @@ impl CallMetrics {
     /// failures, and whether the conversation ended with the LLM's
     /// `end_call` (the caller said they were done).
     pub fn from_agent_events(events: &[AgentEvent]) -> Self {
-        let mut metrics = Self {
-            schema: CALL_METRICS_SCHEMA,
-            call_id: String::new(),
-            agent_version: String::new(),
-            source: MetricsSource::Agent,
-            started_ms: None,
-            duration_ms: events.last().map_or(0, |e| e.at_us / 1000),
-            task_completed: Some(false),
-            error: false,
-            error_kinds: Vec::new(),
-            reprompts: 0,
-            turns: Vec::new(),
-            barge_ins: Vec::new(),
-            false_barge_ins: 0,
-            word_error_rate: None,
-            isolation_violations: None,
-            findings: Vec::new(),
-            segment: Segment::default(),
-        };
+        let mut metrics = Self::new("", "", MetricsSource::Agent);
+        metrics.duration_ms = events.last().map_or(0, |e| e.at_us / 1000);
+        metrics.task_completed = Some(false);
         if let Some(first) = events.first() {
             metrics.call_id = first.ids.session_id.to_string();
             metrics.agent_version = first.ids.agent_version.clone();

@@ -1,9 +1,7 @@
 //! The gate on simulated per-call data: verdicts, the sequential bake's
 //! error rates, the guard, the router check.
 
-use voicegate_agent::call_metrics::{
-    BargeInMetrics, CALL_METRICS_SCHEMA, CallMetrics, MetricsSource, Segment, TurnMetrics,
-};
+use voicegate_agent::call_metrics::{BargeInMetrics, CallMetrics, MetricsSource, Segment, TurnMetrics};
 
 use super::*;
 use crate::cli::simulate_bake;
@@ -15,23 +13,13 @@ use crate::seed::Rng;
 pub(crate) fn call(rng: &mut Rng, id: usize, error: f64, failure: f64, turn_ms: f64, stop_ms: f64) -> CallMetrics {
     let jitter = |rng: &mut Rng, ms: f64| ms * (1.0 + 0.25 * rng.gaussian()).max(0.2);
     let mut call = CallMetrics {
-        schema: CALL_METRICS_SCHEMA,
-        call_id: format!("call-{id}"),
-        agent_version: "support@test".into(),
-        source: MetricsSource::Harness,
         started_ms: Some(0),
         duration_ms: 15_000,
         task_completed: Some(rng.unit() >= failure),
-        error: false,
-        error_kinds: Vec::new(),
-        reprompts: 0,
         turns: (0..2).map(|_| TurnMetrics { latency_ms: Some(jitter(rng, turn_ms)), stages: None }).collect(),
-        barge_ins: Vec::new(),
-        false_barge_ins: 0,
         word_error_rate: Some(0.0),
-        isolation_violations: None,
-        findings: Vec::new(),
         segment: Segment { accent: Some(["en-us", "en-gb"][id % 2].into()), ..Segment::default() },
+        ..CallMetrics::new(&format!("call-{id}"), "support@test", MetricsSource::Harness)
     };
     if rng.unit() < error {
         call.note_error("fallback_spoken");

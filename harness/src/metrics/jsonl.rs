@@ -109,29 +109,17 @@ pub fn read_calls(path: &Path) -> Result<Vec<CallMetrics>, MetricsError> {
 
 #[cfg(test)]
 mod tests {
-    use voicegate_agent::call_metrics::{MetricsSource, Segment};
+    use voicegate_agent::call_metrics::MetricsSource;
 
     use super::*;
 
     fn call(id: &str) -> CallMetrics {
         CallMetrics {
-            schema: CALL_METRICS_SCHEMA,
-            call_id: id.into(),
-            agent_version: "support@1.1.0".into(),
-            source: MetricsSource::Harness,
             started_ms: Some(0),
             duration_ms: 12_000,
             task_completed: Some(true),
-            error: false,
-            error_kinds: Vec::new(),
-            reprompts: 0,
-            turns: Vec::new(),
-            barge_ins: Vec::new(),
-            false_barge_ins: 0,
             word_error_rate: Some(0.0),
-            isolation_violations: None,
-            findings: Vec::new(),
-            segment: Segment::default(),
+            ..CallMetrics::new(id, "support@1.1.0", MetricsSource::Harness)
         }
     }
 

@@ -3,7 +3,9 @@
 use super::Totals;
 use crate::scenario::{ScenarioResult, Status, StepStatus};
 
-fn escape(text: &str) -> String {
+/// Text escaped for XML, HTML and SVG alike (element content and quoted
+/// attributes); control characters XML cannot hold are dropped.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

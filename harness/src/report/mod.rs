@@ -11,7 +11,7 @@ mod terminal;
 use std::path::{Path, PathBuf};
 
 pub use json::{REPORT_SCHEMA, report_json};
-pub use junit::junit_xml;
+pub use junit::{escape, junit_xml};
 pub use markdown::summary_markdown;
 pub use terminal::terminal_table;
 

@@ -19,21 +19,9 @@ pub use chart::{
     ChartOptions, Corner, LegendEntry, Reference, Series, TickFormat, legend, legend_size, line_chart, x_axis, y_axis,
 };
 
-/// Text escaped for HTML and SVG, in element content and in quoted
-/// attribute values alike.
+/// Text escaped for HTML and SVG: the report's XML escaping.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::report::escape(text)
 }
 
 /// A pixel coordinate with two decimals at most.

@@ -39,7 +39,7 @@ fn tick_labels_carry_as_many_decimals_as_the_step() {
 fn text_is_escaped() {
     assert_eq!(
         escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
-        "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+        "&lt;a href=&quot;x&quot;&gt;Tom &amp; &apos;Jerry&apos;&lt;/a&gt;"
     );
     let mut svg = Svg::new(100.0, 50.0);
     svg.text((1.0, 2.0), "p95 < 800 & rising", Anchor::Start, 12.0, "#000");
