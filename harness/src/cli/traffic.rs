@@ -60,15 +60,6 @@ pub(super) fn share(calls: &[CallMetrics], f: impl Fn(&CallMetrics) -> bool) -> 
     calls.iter().filter(|c| f(c)).count() as f64 / calls.len().max(1) as f64
 }
 
-/// The `q` quantile, interpolating between order statistics.
-fn percentile(mut values: Vec<f64>, q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let Some(last) = values.len().checked_sub(1) else { return f64::NAN };
-    let h = q * last as f64;
-    let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-    values[lo] + (h - lo as f64) * (values[hi] - values[lo])
-}
-
 pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
@@ -118,7 +109,7 @@ pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
         100.0 * share(&calls, |c| c.task_completed == Some(true)),
         100.0 * share(&calls, |c| c.error),
         100.0 * share(&calls, CallMetrics::truncation_failed),
-        percentile(turn_latencies, 0.95),
+        crate::canary::quantile(&turn_latencies, 0.95).unwrap_or(f64::NAN),
     );
     outln!(
         "{:.0} min of calls in {:.1} s ({:.0} calls a second); metrics in {}",
