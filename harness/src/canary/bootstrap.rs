@@ -7,7 +7,9 @@
 //! resamples whole calls: each arm's calls are drawn with replacement, the
 //! turns of the drawn calls pooled, and the pooled quantile taken. The
 //! statistic is `ln(canary quantile) - ln(stable quantile)`; intervals are
-//! percentile intervals on that scale, reported as ratios.
+//! percentile intervals on that scale, reported as ratios. The harm test
+//! of the same statistic reassigns whole calls between the arms instead
+//! (`permutation.rs`).
 //!
 //! Tails need many turns. Below [`turns_needed`] turns in an arm the
 //! comparison is [`QuantileComparison::InsufficientData`] (a Hold, never a
@@ -16,6 +18,8 @@
 //! about 25% (see CANARY.md), and the same 60 tail turns for any other
 //! quantile.
 
+use super::permutation::quantile_harm_test;
+use super::tail::Descending;
 use crate::seed::Rng;
 
 /// Resamples drawn by default.
@@ -53,7 +57,7 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
 
 /// [`quantile`] reordering `values` (not empty, no NaN, `q` in [0, 1]),
 /// in linear time: only the two order statistics around `h` are found.
-fn quantile_in_place(values: &mut [f64], q: f64) -> f64 {
+pub(super) fn quantile_in_place(values: &mut [f64], q: f64) -> f64 {
     let h = (values.len() - 1) as f64 * q;
     let below = (h.floor() as usize).min(values.len() - 1);
     let fraction = h - below as f64;
@@ -122,6 +126,11 @@ pub struct QuantileRatio {
     /// of the resampled ratios): the harm bound a promotion checks.
     pub upper_bound: f64,
     pub resamples: usize,
+    /// One-sided p-value that the canary's quantile is higher, from as many
+    /// reassignments of whole calls to the arms as resamples
+    /// ([`super::quantile_harm_test`]): the harm test. (A test read off
+    /// the interval's width rejects too often.)
+    pub harm_p: f64,
 }
 
 /// One arm's amount of data.
@@ -181,29 +190,30 @@ pub fn compare_quantiles(
         });
     }
 
-    let mut pooled = Vec::new();
-    let mut arm_quantile = |calls: &[&Vec<f64>], rng: Option<&mut Rng>| {
-        pooled.clear();
-        match rng {
-            None => calls.iter().for_each(|call| pooled.extend_from_slice(call)),
-            Some(rng) => {
-                for _ in 0..calls.len() {
-                    pooled.extend_from_slice(calls[rng.below(calls.len() as u64) as usize]);
-                }
-            }
-        }
+    let pooled_quantile = |calls: &[&Vec<f64>]| {
+        let mut pooled: Vec<f64> = calls.iter().flat_map(|call| call.iter().copied()).collect();
         quantile_in_place(&mut pooled, q)
     };
-    let (stable_q, canary_q) = (arm_quantile(&stable, None), arm_quantile(&canary, None));
+    let (stable_q, canary_q) = (pooled_quantile(&stable), pooled_quantile(&canary));
     let mut rng = Rng::new(config.seed);
+    let mut resampled_quantile = |turns: &Descending, counts: &mut [u32]| {
+        counts.fill(0);
+        for _ in 0..counts.len() {
+            counts[rng.below(counts.len() as u64) as usize] += 1;
+        }
+        turns.quantile(q, counts, turns.pool_size(counts))
+    };
+    let (stable_turns, canary_turns) = (Descending::new(&stable), Descending::new(&canary));
+    let (mut stable_counts, mut canary_counts) = (vec![0; stable.len()], vec![0; canary.len()]);
     let log_ratios: Vec<f64> = (0..config.resamples)
         .map(|_| {
-            let s = arm_quantile(&stable, Some(&mut rng));
-            let c = arm_quantile(&canary, Some(&mut rng));
+            let s = resampled_quantile(&stable_turns, &mut stable_counts);
+            let c = resampled_quantile(&canary_turns, &mut canary_counts);
             c.ln() - s.ln()
         })
         .collect();
     let at = |p: f64| quantile_in_place(&mut log_ratios.clone(), p).exp();
+    let harm = quantile_harm_test(&stable, &canary, q, config.resamples, config.seed ^ 0x9e37_79b9_7f4a_7c15);
     Ok(QuantileComparison::Estimated(QuantileRatio {
         stable: stable_q,
         canary: canary_q,
@@ -211,6 +221,7 @@ pub fn compare_quantiles(
         interval: (at((1.0 - config.level) / 2.0), at((1.0 + config.level) / 2.0)),
         upper_bound: at(config.level),
         resamples: config.resamples,
+        harm_p: harm.p_value,
     }))
 }
 

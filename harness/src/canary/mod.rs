@@ -7,10 +7,12 @@
 mod bootstrap;
 mod guard;
 mod holm;
+mod permutation;
 mod power;
 mod proportions;
 mod sequential;
 mod split;
+mod tail;
 
 pub use bootstrap::{
     ArmData, BootstrapConfig, BootstrapError, DEFAULT_MIN_CALLS, DEFAULT_RESAMPLES, DEFAULT_TAIL_TURNS,
@@ -20,6 +22,7 @@ pub use guard::{
     DEFAULT_GUARD_ALPHA, DEFAULT_PRIOR_EVENTS, Guard, GuardConfig, GuardError, GuardReading, guard_e_value,
 };
 pub use holm::weighted_holm;
+pub use permutation::{PermutationTest, quantile_harm_test};
 pub use power::{
     PowerError, SequentialCost, Traffic, bake_minutes_needed, bake_power, canary_share_needed, detectable_effect,
     equally_spaced_fractions, power, sequential_cost,

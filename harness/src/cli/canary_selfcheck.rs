@@ -17,8 +17,9 @@ use super::run::select_definition;
 use super::traffic::load_profile;
 use crate::audio::Corpus;
 use crate::canary::{Count, SequentialBoundary, wilson};
-use crate::gate::{GateConfig, Metric, Verdict, judge};
+use crate::gate::{GateConfig, Metric, Status, Verdict, judge};
 use crate::metrics::read_calls;
+use crate::parallel::map_in_order;
 use crate::seed::Rng;
 use crate::traffic::{CallRequest, CallResult, run_calls};
 
@@ -60,11 +61,13 @@ pub struct SelfcheckArgs {
 }
 
 /// One simulated bake's end.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimulatedBake {
     pub verdict: Verdict,
     /// Canary calls seen when it ended.
     pub canary_calls: usize,
+    /// The metrics found harmful at a rollback.
+    pub harmed: Vec<Metric>,
 }
 
 /// Run one bake over `stable` and `canary` (in arrival order) with
@@ -90,7 +93,8 @@ pub fn simulate_bake(
         let judgement =
             judge(&stable[..s], &canary[..c], config, &|m| critical.get(&m).copied().unwrap_or(0.0), k == looks, seed);
         if judgement.verdict == Verdict::Rollback || k == looks {
-            return SimulatedBake { verdict: judgement.verdict, canary_calls: c };
+            let harmed = judgement.metrics.iter().filter(|m| m.status == Status::Harm).map(|m| m.metric).collect();
+            return SimulatedBake { verdict: judgement.verdict, canary_calls: c, harmed };
         }
     }
     unreachable!("the last look always ends the bake")
@@ -133,7 +137,7 @@ fn pool(args: &SelfcheckArgs) -> Result<Vec<CallMetrics>, String> {
 pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
     let config = match gate_config(args.config.as_deref()) {
         Ok(config) if args.error_rate_only => config.guarding_only(Metric::ErrorRate),
-        Ok(config) => GateConfig { resamples: config.resamples.min(200), ..config },
+        Ok(config) => config,
         Err(message) => {
             eprintln!("error: {message}");
             return Ok(EXIT_USAGE);
@@ -166,14 +170,21 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
     for (label, effect) in [("A/A (no difference)", 0.0), ("injected +effect", args.effect)] {
         let mut rollbacks = 0u64;
         let mut calls_at_rollback = Vec::new();
-        for s in 0..args.simulations {
+        let mut by_metric: BTreeMap<Metric, u64> = BTreeMap::new();
+        let simulations: Vec<u64> = (0..args.simulations as u64).collect();
+        let bakes = map_in_order(&simulations, args.jobs, |_, &s| {
             let mut rng = Rng::derive(args.seed, &format!("selfcheck-{effect}-{s}"));
             let stable = resample(&pool, stable_n, 0.0, &mut rng);
             let canary = resample(&pool, args.canary_calls, effect, &mut rng);
-            let bake = simulate_bake(&stable, &canary, &config, args.looks, args.seed ^ s as u64);
+            simulate_bake(&stable, &canary, &config, args.looks, args.seed ^ s)
+        });
+        for bake in bakes {
             if bake.verdict == Verdict::Rollback {
                 rollbacks += 1;
                 calls_at_rollback.push(bake.canary_calls as f64);
+                for metric in bake.harmed {
+                    *by_metric.entry(metric).or_default() += 1;
+                }
             }
         }
         let count = Count { events: rollbacks, calls: args.simulations as u64 };
@@ -191,6 +202,13 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
             low * 100.0,
             high * 100.0
         );
+        if !by_metric.is_empty() {
+            let named: Vec<String> = by_metric
+                .iter()
+                .map(|(m, n)| format!("{} {:.1}%", m.name(), 100.0 * *n as f64 / args.simulations as f64))
+                .collect();
+            outln!("  rolled back on: {}", named.join(", "));
+        }
     }
     Ok(0)
 }

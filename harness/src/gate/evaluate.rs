@@ -7,7 +7,6 @@
 //! margin; Hold otherwise, always with the reason.
 
 use serde::Serialize;
-use statrs::distribution::{ContinuousCDF, Normal};
 use voicegate_agent::call_metrics::CallMetrics;
 
 use super::config::{GateConfig, Metric};
@@ -117,10 +116,6 @@ impl Arm<'_> {
     }
 }
 
-fn normal() -> Normal {
-    Normal::standard()
-}
-
 fn rate_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConfig) -> MetricResult {
     let guard = config.guard(metric);
     let (s, c) = (stable.count(metric), canary.count(metric));
@@ -176,17 +171,7 @@ fn quantile_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConf
             result.canary = Some(r.canary);
             result.difference = Some(r.ratio - 1.0);
             result.interval = Some((r.interval.0 - 1.0, r.interval.1 - 1.0));
-            // The bootstrap's spread on the log scale as a standard error:
-            // the harm test is then a z test of ln(ratio) > 0.
-            let z_level = normal().inverse_cdf(1.0 - config.promote_alpha);
-            let se = (r.interval.1.ln() - r.interval.0.ln()) / (2.0 * z_level);
-            result.p_value = Some(if se > 0.0 {
-                normal().sf(r.ratio.ln() / se)
-            } else if r.ratio > 1.0 {
-                0.0
-            } else {
-                1.0
-            });
+            result.p_value = Some(r.harm_p);
             result.status = if r.interval.1 - 1.0 < guard.margin { Status::WithinMargin } else { Status::Inconclusive };
         }
         Ok(QuantileComparison::InsufficientData { stable, canary, turns_needed, .. }) => {
