@@ -7,10 +7,10 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use voicegate_agent::AgentDefinition;
 
-use super::EXIT_USAGE;
 use super::compare::{exit_code, write_outputs};
 use super::run::{resolve, select_definition};
 use super::traffic::load_profile;
+use super::{EXIT_USAGE, values};
 use crate::audio::Corpus;
 use crate::faults::Fault;
 use crate::gate::{
@@ -40,13 +40,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME@VERSION")]
     pub canary: String,
     /// Calls a minute over both versions.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = 1000.0, value_parser = values::positive)]
     pub rate: f64,
     /// Share of new calls the router sends to the canary.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = values::open_unit)]
     pub share: f64,
     /// Bake length, minutes of virtual time.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = values::bake_minutes)]
     pub bake: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -60,10 +60,10 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub canary_fault: Option<Fault>,
     /// Share of the canary's calls the fault hits (by a hash of the call id).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = values::unit)]
     pub canary_fault_share: f64,
     /// The always-valid guard's alpha.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = values::open_unit)]
     pub guard_alpha: f64,
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
@@ -93,15 +93,7 @@ fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
         let stable = select_definition(&args.stable).map_err(|e| format!("--stable: {e}"))?;
         let canary = select_definition(&args.canary).map_err(|e| format!("--canary: {e}"))?;
         let config = gate_config(args.config.as_deref())?;
-        for (name, v) in [("--share", args.share), ("--canary-fault-share", args.canary_fault_share)] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!("{name} {v}: expected 0 to 1"));
-            }
-        }
-        if !(args.rate > 0.0 && args.bake > 0.0 && args.share > 0.0 && args.share < 1.0) {
-            return Err("--rate and --bake must be positive and --share between 0 and 1".to_string());
-        }
-        Ok((profile, stable, canary, config))
+        Ok::<_, String>((profile, stable, canary, config))
     })();
     let (profile, stable, canary, config) = match inputs {
         Ok(inputs) => inputs,

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use super::EXIT_USAGE;
+use super::{EXIT_USAGE, values};
 use crate::canary::{
     Traffic, bake_minutes_needed, canary_share_needed, detectable_effect, equally_spaced_fractions, power,
     sequential_cost,
@@ -14,32 +14,39 @@ use crate::gate::{GateConfig, Metric};
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Stable's error rate (0.05 = 5%).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, value_parser = values::open_unit)]
     pub baseline: f64,
     /// Calls a minute over both versions.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = 1000.0, value_parser = values::positive)]
     pub rate: f64,
     /// Share of calls to the canary.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = values::open_unit)]
     pub share: f64,
     /// Bake length, minutes.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = values::positive)]
     pub bake: f64,
     /// The regression to detect, as a rate (0.02 = +2 points).
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = 0.02, value_parser = values::open_unit)]
     pub effect: f64,
     /// One-sided alpha of the rollback test.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, value_parser = values::open_unit)]
     pub alpha: f64,
-    #[arg(long, default_value_t = 0.8)]
+    /// The power wanted.
+    #[arg(long, default_value_t = 0.8, value_parser = values::open_unit)]
     pub power: f64,
     /// Looks during the bake (one a minute by default).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = values::looks)]
     pub looks: usize,
 }
 
 /// The plan, as lines of text; `Err` names the bad argument.
 pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
+    if args.baseline + args.effect >= 1.0 {
+        return Err(format!(
+            "--baseline {} plus --effect {} leaves no room: the regressed rate must stay below 1",
+            args.baseline, args.effect
+        ));
+    }
     let traffic = Traffic { calls_per_minute: args.rate, canary_share: args.share };
     let k = traffic.stable_per_canary();
     let canary_calls = traffic.canary_calls(args.bake);

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use clap::Args;
 use voicegate_agent::call_metrics::CallMetrics;
 
-use super::EXIT_USAGE;
 use super::canary::gate_config;
 use super::run::select_definition;
 use super::traffic::load_profile;
+use super::{EXIT_USAGE, values};
 use crate::audio::Corpus;
 use crate::canary::{Count, SequentialBoundary, wilson};
 use crate::gate::{GateConfig, Metric, Status, Verdict, judge};
@@ -29,22 +29,22 @@ pub struct SelfcheckArgs {
     /// given, `--pool` traffic calls of `--agent` are placed first.
     #[arg(long)]
     pub calls: Option<PathBuf>,
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 3000, value_parser = values::calls)]
     pub pool: u64,
     #[arg(long, value_name = "NAME@VERSION", default_value = "support@1.1.0")]
     pub agent: String,
     /// Simulated comparisons of each kind.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = values::how_many)]
     pub simulations: usize,
     /// Canary calls a bake plans for (stable gets `--stable-per-canary` times as many).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = values::how_many)]
     pub canary_calls: usize,
-    #[arg(long, default_value_t = 9.0)]
+    #[arg(long, default_value_t = 9.0, value_parser = values::positive)]
     pub stable_per_canary: f64,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = values::looks)]
     pub looks: usize,
     /// The injected regression: extra canary calls with an error (0.02 = +2 points).
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = 0.02, value_parser = values::rate_rise)]
     pub effect: f64,
     /// Guard only the error rate (with the whole alpha), as the plan assumes.
     #[arg(long)]

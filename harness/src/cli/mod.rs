@@ -10,6 +10,7 @@ mod corpus;
 mod fixtures;
 mod run;
 mod traffic;
+mod values;
 
 pub use canary_selfcheck::{resample, simulate_bake};
 pub use run::RunArgs;

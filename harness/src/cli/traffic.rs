@@ -23,7 +23,7 @@ pub struct TrafficArgs {
     #[arg(long)]
     pub profile: Option<PathBuf>,
     /// How many calls.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = super::values::calls)]
     pub calls: u64,
     /// The agent's released definition, `name@version` (default: the built-in reference).
     #[arg(long, value_name = "NAME@VERSION", default_value = "support@1.1.0")]

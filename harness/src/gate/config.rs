@@ -195,8 +195,21 @@ impl GateConfig {
             if !(guard.margin > 0.0 && guard.margin.is_finite()) {
                 return Err(format!("{}.margin = {}: expected a positive margin", metric.key(), guard.margin));
             }
+            if metric.is_rate() && guard.margin >= 1.0 {
+                return Err(format!(
+                    "{}.margin = {}: a rate's margin is in points as a fraction, below 1 (0.02 = 2 points)",
+                    metric.key(),
+                    guard.margin
+                ));
+            }
             if !(guard.weight >= 0.0 && guard.weight.is_finite()) {
                 return Err(format!("{}.weight = {}: expected zero or more", metric.key(), guard.weight));
+            }
+            if guard.guarded && guard.weight == 0.0 {
+                return Err(format!(
+                    "{}.weight = 0 on a guarded metric: it could never roll back; give it a weight or set guarded = false",
+                    metric.key()
+                ));
             }
         }
         if config.guarded().iter().map(|m| config.guard(*m).weight).sum::<f64>() <= 0.0 {
@@ -240,9 +253,11 @@ mod tests {
             ("alpha = 1.5", "alpha = 1.5"),
             ("promote_alpha = 0.5", "promote_alpha = 0.5: expected at most 0.25"),
             ("[error_rate]\nmargin = -1\nweight = 1", "error_rate.margin = -1"),
+            ("[error_rate]\nmargin = 5\nweight = 1", "error_rate.margin = 5: a rate's margin"),
+            ("[task_failure]\nmargin = 0.02\nweight = 0", "task_failure.weight = 0 on a guarded metric"),
             ("colour = 1", "unknown field `colour`"),
             (
-                "[p95_turn_latency]\nmargin = 0.1\nweight = 0.1\nguarded = false\n[error_rate]\nmargin = 0.02\nweight = 0\n[task_failure]\nmargin = 0.02\nweight = 0\n[p99_stop_latency]\nmargin = 0.1\nweight = 0\n[truncation_failure]\nmargin = 0.1\nweight = 0",
+                "[p95_turn_latency]\nmargin = 0.1\nweight = 0.1\nguarded = false\n[error_rate]\nmargin = 0.02\nweight = 0\nguarded = false\n[task_failure]\nmargin = 0.02\nweight = 0\nguarded = false\n[p99_stop_latency]\nmargin = 0.1\nweight = 0\nguarded = false\n[truncation_failure]\nmargin = 0.1\nweight = 0\nguarded = false",
                 "no guarded metric",
             ),
         ] {

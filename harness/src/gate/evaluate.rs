@@ -123,7 +123,12 @@ fn rate_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConfig) 
     (result.stable_n, result.canary_n) = (s.calls, c.calls);
     if s.calls == 0 || c.calls == 0 {
         result.status = Status::InsufficientData;
-        result.note = "no call of one arm has a task goal to judge (task completion needs traffic calls)".into();
+        let empty = if canary.calls.is_empty() { "the canary" } else { "stable" };
+        result.note = if stable.calls.is_empty() || canary.calls.is_empty() {
+            format!("insufficient data: {empty} has no calls")
+        } else {
+            "no call of one arm has a task goal to judge (task completion needs traffic calls)".into()
+        };
         return result;
     }
     let tail = config.promote_alpha;

@@ -231,6 +231,22 @@ impl Rollout<'_> {
                     decided_by = format!("guard (always-valid p = {:.2e})", reading.p_value);
                     decided_at = Some(done.at_ms);
                     end = done.at_ms + after_ms;
+                    // The decision is logged with its inputs, as a look's is.
+                    looks.push(LookRecord {
+                        minute: done.at_ms as f64 / MINUTE_MS as f64,
+                        stable_calls: stable.len() as u64,
+                        canary_calls: canary.len() as u64,
+                        fraction: canary.len() as f64 / plan.planned_canary_calls().max(1.0),
+                        metrics: Vec::new(),
+                        guard_p: reading.p_value,
+                        routed,
+                        mismatch_p: split_mismatch_p_value(routed.0, routed.1, plan.canary_share),
+                        verdict: Verdict::Rollback,
+                        reasons: vec![format!(
+                            "the always-valid guard on the error rate fired: p = {:.2e} <= {}",
+                            reading.p_value, plan.guard_alpha
+                        )],
+                    });
                 }
             }
             // A look once a minute of the bake.
@@ -292,6 +308,15 @@ impl Rollout<'_> {
                     judgement = Some(look_judgement);
                 }
             }
+        }
+        if decided_by.starts_with("guard") {
+            // The guard decided between looks: the report still shows every
+            // metric on the calls seen, under the guard's verdict.
+            let mut report = judge(&stable, &canary, self.config, &|_| 0.0, false, plan.seed);
+            report.verdict = Verdict::Rollback;
+            report.reasons =
+                looks.iter().rev().find(|l| l.metrics.is_empty()).map(|l| l.reasons.clone()).unwrap_or_default();
+            judgement = Some(report);
         }
         let minutes = |ms: u64| ms as f64 / MINUTE_MS as f64;
         RolloutOutcome {

@@ -19,7 +19,12 @@ fn evidence(look: &LookRecord, metric: Metric) -> String {
 }
 
 pub(super) fn metrics_of(outcome: &RolloutOutcome) -> Vec<Metric> {
-    outcome.looks.first().map(|l| l.metrics.iter().map(|m| m.metric).collect()).unwrap_or_default()
+    outcome
+        .looks
+        .iter()
+        .find(|l| !l.metrics.is_empty())
+        .map(|l| l.metrics.iter().map(|m| m.metric).collect())
+        .unwrap_or_default()
 }
 
 pub(super) fn timeline_rows(outcome: &RolloutOutcome) -> (Vec<String>, Vec<Vec<String>>) {

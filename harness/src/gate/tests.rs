@@ -151,6 +151,14 @@ fn the_rollout_rolls_back_a_catastrophe_by_the_guard_and_routes_every_new_call_t
     let at = outcome.decided_at_minute.expect("decided");
     assert!(at <= 2.0, "the guard fired at minute {at}");
     assert!(outcome.last_canary_call_minute.expect("some canary calls") <= at + 5.0 / 60.0);
+    // The guard's decision is logged with its inputs, and the report of
+    // the calls seen carries its verdict and reason.
+    let logged = outcome.looks.last().expect("the guard's decision is logged");
+    assert_eq!((logged.verdict, logged.minute), (Verdict::Rollback, at));
+    assert!(logged.reasons[0].contains("always-valid guard"), "{:?}", logged.reasons);
+    let report = outcome.judgement.as_ref().expect("a report of the calls seen");
+    assert_eq!(report.verdict, Verdict::Rollback);
+    assert_eq!(report.reasons, logged.reasons);
 }
 
 #[test]
@@ -186,4 +194,14 @@ fn the_same_seed_gives_the_same_decisions() {
     let (a, b) = (run(), run());
     assert_eq!(a.looks, b.looks);
     assert_eq!((a.verdict, a.decided_at_minute), (b.verdict, b.decided_at_minute));
+}
+
+#[test]
+fn a_canary_without_calls_is_held_for_want_of_calls() {
+    let judgement = fixed(&arm(1, 900, 0.05, 0.05, 1500.0), &[], &GateConfig::default());
+    assert_eq!(judgement.verdict, Verdict::Hold);
+    for m in judgement.metrics.iter().filter(|m| m.metric.is_rate()) {
+        assert_eq!(m.status, Status::InsufficientData, "{}", m.name);
+        assert_eq!(m.note, "insufficient data: the canary has no calls", "{}", m.name);
+    }
 }
