@@ -89,9 +89,9 @@ pub(super) fn gate_config(path: Option<&std::path::Path>) -> Result<GateConfig, 
 fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
     let corpus = Corpus::load(&args.corpus.clone().unwrap_or_else(Corpus::default_dir))?;
     let inputs = (|| {
-        let profile = load_profile(args.profile.as_deref(), &corpus)?;
         let stable = select_definition(&args.stable).map_err(|e| format!("--stable: {e}"))?;
         let canary = select_definition(&args.canary).map_err(|e| format!("--canary: {e}"))?;
+        let profile = load_profile(args.profile.as_deref(), &corpus, &[&stable, &canary])?;
         let config = gate_config(args.config.as_deref())?;
         Ok::<_, String>((profile, stable, canary, config))
     })();

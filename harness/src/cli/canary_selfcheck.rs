@@ -122,8 +122,8 @@ fn pool(args: &SelfcheckArgs) -> Result<Vec<CallMetrics>, String> {
         return read_calls(path).map_err(|e| e.to_string());
     }
     let corpus = Corpus::load(&args.corpus.clone().unwrap_or_else(Corpus::default_dir)).map_err(|e| e.to_string())?;
-    let profile = load_profile(None, &corpus)?;
     let definition: Arc<_> = select_definition(&args.agent)?;
+    let profile = load_profile(None, &corpus, &[&definition])?;
     let requests = CallRequest::run_of(args.seed, args.pool, &definition);
     Ok(run_calls(&profile, &requests, &corpus, args.jobs)
         .into_iter()

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
+use voicegate_agent::AgentDefinition;
 use voicegate_agent::call_metrics::CallMetrics;
 
 use super::EXIT_USAGE;
@@ -43,7 +44,13 @@ pub struct TrafficArgs {
 }
 
 /// The profile at `path`, or the shipped one; checked against the corpus.
-pub(super) fn load_profile(path: Option<&Path>, corpus: &Corpus) -> Result<Profile, String> {
+/// The profile at `path` (the shipped default if none), checked against
+/// the corpus and against the tools of every definition that takes calls.
+pub(super) fn load_profile(
+    path: Option<&Path>,
+    corpus: &Corpus,
+    definitions: &[&AgentDefinition],
+) -> Result<Profile, String> {
     let (profile, name) = match path {
         Some(path) => (Profile::load(path).map_err(|e| e.to_string())?, path.display().to_string()),
         None => (
@@ -52,6 +59,9 @@ pub(super) fn load_profile(path: Option<&Path>, corpus: &Corpus) -> Result<Profi
         ),
     };
     profile.check_corpus(corpus, &name).map_err(|e| e.to_string())?;
+    for definition in definitions {
+        profile.check_tools(definition, &name).map_err(|e| e.to_string())?;
+    }
     Ok(profile)
 }
 
@@ -63,17 +73,16 @@ pub(super) fn share(calls: &[CallMetrics], f: impl Fn(&CallMetrics) -> bool) -> 
 pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
-    let (profile, definition) = match (load_profile(args.profile.as_deref(), &corpus), select_definition(&args.agent)) {
-        (Ok(profile), Ok(definition)) => (profile, definition),
-        (Err(message), _) | (_, Err(message)) => {
+    let inputs = select_definition(&args.agent).and_then(|definition| {
+        load_profile(args.profile.as_deref(), &corpus, &[&definition]).map(|profile| (profile, definition))
+    });
+    let (profile, definition) = match inputs {
+        Ok(inputs) => inputs,
+        Err(message) => {
             eprintln!("error: {message}");
             return Ok(EXIT_USAGE);
         }
     };
-    if args.calls == 0 {
-        eprintln!("error: --calls 0: expected at least one call");
-        return Ok(EXIT_USAGE);
-    }
     let requests = CallRequest::run_of(args.seed, args.calls, &definition);
     let results = run_calls(&profile, &requests, &corpus, args.jobs);
     let out = resolve(&args.out, "reports/traffic");

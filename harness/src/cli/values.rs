@@ -99,7 +99,7 @@ mod tests {
         assert_eq!(unit("1"), Ok(1.0));
         assert!(unit("1.01").is_err());
         assert_eq!(rate_rise("0"), Ok(0.0));
-        assert!(rate_rise("2").unwrap_err().contains("0.02 for +2 points"));
+        assert!(rate_rise("2").expect_err("2 is no rise of a rate").contains("0.02 for +2 points"));
         assert!(positive("0").is_err() && positive("-3").is_err());
         assert_eq!(looks("10"), Ok(10));
         assert!(

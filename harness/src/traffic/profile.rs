@@ -10,9 +10,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::audio::Corpus;
-use crate::audio::render::Background;
+use voicegate_agent::AgentDefinition;
 
+use crate::audio::render::Background;
+use crate::audio::{Corpus, normalise_text};
 pub const TRAFFIC_SCHEMA: u32 = 1;
 
 /// The profile shipped with voicegate, used when none is given.
@@ -261,12 +262,62 @@ impl Profile {
         if self.intents.iter().map(|i| i.weight).sum::<f64>() <= 0.0 {
             return Err("intents: every weight is zero".into());
         }
+        let triggered = |field: String, say: &str, trigger: &str| {
+            let (say, trigger) = (normalise_text(say), normalise_text(trigger));
+            if trigger.is_empty() {
+                return Err(format!("{field}.trigger: expected the words of `say` the LLM answers, got none"));
+            }
+            if !format!(" {say} ").contains(&format!(" {trigger} ")) {
+                return Err(format!(
+                    "{field}.trigger = \"{trigger}\": not words of its say, \"{say}\" (the LLM answers what the caller says)"
+                ));
+            }
+            Ok(())
+        };
+        triggered("closing".into(), &self.closing.say, &self.closing.trigger)?;
+        for (i, intent) in self.intents.iter().enumerate() {
+            for (j, turn) in intent.turns.iter().enumerate() {
+                triggered(format!("intents[{i}] ({}).turns[{j}]", intent.name), &turn.say, &turn.trigger)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every tool the profile's LLM calls is one `definition` declares (a
+    /// tool it does not know is refused on every such call).
+    pub fn check_tools(&self, definition: &AgentDefinition, source_name: &str) -> Result<(), ProfileError> {
+        for (i, intent) in self.intents.iter().enumerate() {
+            for (j, turn) in intent.turns.iter().enumerate() {
+                let Some(tool) = &turn.tool else { continue };
+                if !definition.tools.iter().any(|t| t.name == tool.name) {
+                    let known: Vec<&str> = definition.tools.iter().map(|t| t.name.as_str()).collect();
+                    return Err(ProfileError {
+                        source_name: source_name.to_string(),
+                        message: format!(
+                            "intents[{i}] ({}).turns[{j}].tool.name = \"{}\": {}@{} has no such tool (it has: {})",
+                            intent.name,
+                            tool.name,
+                            definition.name,
+                            definition.version,
+                            known.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
         Ok(())
     }
 
     /// Every accent, voice and phrase the profile names is in `corpus`.
     pub fn check_corpus(&self, corpus: &Corpus, source_name: &str) -> Result<(), ProfileError> {
         let error = |message: String| ProfileError { source_name: source_name.to_string(), message };
+        let accents = corpus.accents();
+        if let Some(accent) = self.callers.accents.keys().find(|a| !accents.contains(a)) {
+            return Err(error(format!(
+                "callers.accents.{accent}: not an accent of the corpus (it has: {})",
+                accents.join(", ")
+            )));
+        }
         let mut phrases = vec![("closing.say".to_string(), self.closing.say.as_str())];
         for (i, intent) in self.intents.iter().enumerate() {
             for (j, turn) in intent.turns.iter().enumerate() {
@@ -317,10 +368,54 @@ mod tests {
 
     #[test]
     fn a_phrase_the_corpus_lacks_is_named_with_its_field() {
-        let text = DEFAULT_PROFILE.replacen("say = \"thank you that is all i needed\"", "say = \"ta ta\"", 1);
+        let text = DEFAULT_PROFILE.replacen("say = \"thank you that is all i needed\"", "say = \"ta ta\"", 1).replacen(
+            "trigger = \"needed\"",
+            "trigger = \"ta\"",
+            1,
+        );
         let profile = Profile::parse(&text, "p.toml").expect("parses");
         let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
         let error = profile.check_corpus(&corpus, "p.toml").expect_err("unknown phrase").to_string();
         assert!(error.contains("closing.say") && error.contains("ta ta"), "{error}");
+    }
+
+    #[test]
+    fn an_accent_the_corpus_lacks_is_named_before_any_phrase() {
+        assert!(DEFAULT_PROFILE.contains("\"en-gb\" = "));
+        let text = DEFAULT_PROFILE.replacen("\"en-gb\" = ", "\"en-xx\" = ", 1);
+        let profile = Profile::parse(&text, "p.toml").expect("parses");
+        let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
+        let error = profile.check_corpus(&corpus, "p.toml").expect_err("unknown accent").to_string();
+        assert!(error.contains("callers.accents.en-xx: not an accent of the corpus"), "{error}");
+    }
+
+    #[test]
+    fn a_trigger_must_be_words_the_caller_says() {
+        for (trigger, expected) in [
+            ("\"\"", "closing.trigger: expected the words of `say`"),
+            ("\"  !? \"", "closing.trigger: expected the words of `say`"),
+            ("\"goodbye\"", "closing.trigger = \"goodbye\": not words of its say"),
+            ("\"need\"", "closing.trigger = \"need\": not words of its say"),
+        ] {
+            let text = DEFAULT_PROFILE.replacen("trigger = \"needed\"", &format!("trigger = {trigger}"), 1);
+            let error = Profile::parse(&text, "p.toml").expect_err(trigger).to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+        let text = DEFAULT_PROFILE.replacen("trigger = \"hours\"", "trigger = \"minutes\"", 1);
+        let error = Profile::parse(&text, "p.toml").expect_err("minutes").to_string();
+        assert!(error.contains("(opening-hours).turns[0].trigger = \"minutes\""), "{error}");
+    }
+
+    #[test]
+    fn a_tool_the_agent_lacks_is_named() {
+        let definition = AgentDefinition::reference();
+        let profile = Profile::parse(DEFAULT_PROFILE, "p.toml").expect("valid");
+        profile.check_tools(&definition, "p.toml").expect("the reference agent has every tool");
+        let text = DEFAULT_PROFILE.replacen("name = \"issue_refund\"", "name = \"issue_voucher\"", 1);
+        let error = Profile::parse(&text, "p.toml")
+            .expect("parses")
+            .check_tools(&definition, "p.toml")
+            .expect_err("no such tool");
+        assert!(error.to_string().contains("tool.name = \"issue_voucher\": support@1.1.0 has no such tool"), "{error}");
     }
 }
