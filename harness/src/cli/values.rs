@@ -80,6 +80,12 @@ pub fn how_many(text: &str) -> Result<usize, String> {
     count(text, 10_000_000).map(|n| n as usize)
 }
 
+/// Bootstrap resamples: 100 to 100,000 (as the gate config allows).
+pub fn resamples(text: &str) -> Result<usize, String> {
+    let n = count(text, 100_000)?;
+    if n >= 100 { Ok(n as usize) } else { Err(format!("expected at least 100 resamples, got {n}")) }
+}
+
 /// A number of calls to place: 1 to 10 million.
 pub fn calls(text: &str) -> Result<u64, String> {
     count(text, 10_000_000)
