@@ -1,9 +1,11 @@
 //! `voicegate compare --stable A --canary B`: the promotion gate on two
 //! sets of per-call metrics. Exit 0 promote, 1 rollback, 3 hold, 2 usage.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use voicegate_agent::call_metrics::CallMetrics;
 
 use super::EXIT_USAGE;
 use crate::gate::{ArmInfo, ComparisonReport, GateConfig, Verdict, examples, html, judge, markdown, terminal_table};
@@ -61,6 +63,49 @@ pub fn write_outputs(out: &Path, report: &ComparisonReport) -> anyhow::Result<()
     Ok(())
 }
 
+/// Why two arms cannot be compared, if they cannot: the same file twice,
+/// an arm mixing agent versions, or calls of different kinds (scenario
+/// calls have no task goal, traffic calls do).
+fn comparable(args: &CompareArgs, stable: &[CallMetrics], canary: &[CallMetrics]) -> Result<(), String> {
+    let same = |a: &Path, b: &Path| match (calls_path(a).canonicalize(), calls_path(b).canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(&args.stable, &args.canary) {
+        return Err(format!(
+            "--stable and --canary are the same calls ({}): compare two versions' calls",
+            calls_path(&args.stable).display()
+        ));
+    }
+    for (flag, path, calls) in [("--stable", &args.stable, stable), ("--canary", &args.canary, canary)] {
+        let versions: BTreeSet<&str> = calls.iter().map(|c| c.agent_version.as_str()).collect();
+        if versions.len() > 1 {
+            return Err(format!(
+                "{flag} {}: calls of {} agent versions ({}); an arm is one version",
+                path.display(),
+                versions.len(),
+                versions.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    let traffic = |calls: &[CallMetrics]| calls.iter().any(|c| c.task_completed.is_some());
+    if traffic(stable) != traffic(canary) {
+        let kind = |calls: &[CallMetrics]| {
+            if traffic(calls) {
+                "traffic calls (with task goals)"
+            } else {
+                "calls without task goals (scenario calls?)"
+            }
+        };
+        return Err(format!(
+            "--stable holds {} and --canary {}: compare calls of the same kind, from `voicegate traffic` on both sides",
+            kind(stable),
+            kind(canary)
+        ));
+    }
+    Ok(())
+}
+
 pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
     let config = match args.config.as_deref().map(GateConfig::load).transpose() {
         Ok(config) => config.unwrap_or_default(),
@@ -76,6 +121,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    if let Err(message) = comparable(&args, &stable, &canary) {
+        eprintln!("error: {message}");
+        return Ok(EXIT_USAGE);
+    }
     let judgement = judge(&stable, &canary, &config, &|m| config.alpha_of(m), true, args.seed);
     let records = records_beside(&args.canary);
     let report = ComparisonReport::new(
@@ -123,6 +172,34 @@ mod tests {
             }
         }
         assert!(!dir.path().join("out").join("compare.json").exists(), "no report from bad input");
+    }
+
+    #[test]
+    fn arms_that_cannot_be_compared_are_usage_errors() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let write = |name: &str, calls: &[CallMetrics]| {
+            let path = dir.path().join(name).join(CALLS_FILE);
+            write_calls(&path, calls).expect("writes");
+            path.parent().expect("a folder").to_path_buf()
+        };
+        let stable = write("stable", &arm(1, 300, 0.02, 0.02, 1500.0));
+        let mut mixed = arm(2, 300, 0.02, 0.02, 1500.0);
+        mixed[7].agent_version = "support@9.9.9".into();
+        let mixed = write("mixed", &mixed);
+        let mut scenario = arm(3, 300, 0.02, 0.02, 1500.0);
+        scenario.iter_mut().for_each(|c| c.task_completed = None);
+        let scenario = write("scenario", &scenario);
+        for (canary, expected) in [
+            (stable.join(CALLS_FILE), "are the same calls"),
+            (mixed, "calls of 2 agent versions"),
+            (scenario, "compare calls of the same kind"),
+        ] {
+            let args = args(dir.path(), stable.clone(), canary);
+            let (s, c) = (read_calls(&args.stable).expect("reads"), read_calls(&args.canary).expect("reads"));
+            let error = comparable(&args, &s, &c).expect_err(expected);
+            assert!(error.contains(expected), "{error}");
+            assert_eq!(run(args).expect("answers"), EXIT_USAGE);
+        }
     }
 
     #[test]
