@@ -157,9 +157,9 @@ fn quantile_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConf
     let (s, c) = (stable.samples(metric), canary.samples(metric));
     let count = |calls: &[Vec<f64>]| calls.iter().map(Vec::len).sum::<usize>() as u64;
     (result.stable_n, result.canary_n) = (count(&s), count(&c));
+    let pooled = |calls: &[Vec<f64>]| quantile(&calls.concat(), q);
     if !guard.guarded {
         // Reported, not judged: the point values only (no bootstrap).
-        let pooled = |calls: &[Vec<f64>]| quantile(&calls.concat(), q);
         (result.stable, result.canary) = (pooled(&s), pooled(&c));
         return result;
     }
@@ -181,6 +181,8 @@ fn quantile_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConf
         }
         Ok(QuantileComparison::InsufficientData { stable, canary, turns_needed, .. }) => {
             result.status = Status::InsufficientData;
+            // The point values still say where the tail is; only the test waits.
+            (result.stable, result.canary) = (pooled(&s), pooled(&c));
             let short = turns_needed.saturating_sub(canary.turns.min(stable.turns) as u64);
             result.more_needed = Some(short);
             result.note = format!(

@@ -16,7 +16,7 @@ const CANARY: &str = "#e07b00";
 /// Points per CDF curve at most, so a page of many thousand turns stays small.
 const CDF_POINTS: usize = 400;
 /// Rows of the worst segments shown.
-const SEGMENT_ROWS: usize = 10;
+pub(super) const SEGMENT_ROWS: usize = 10;
 /// A segment's q-value under which it is flagged.
 const SEGMENT_Q: f64 = 0.05;
 

@@ -168,6 +168,10 @@ fn rows(report: &ComparisonReport) -> Vec<[String; 7]> {
                         difference(m.metric, high)
                     )
                 }
+                _ if m.status == Status::InsufficientData => match m.more_needed {
+                    Some(more) => format!("too few samples ({more} more an arm)"),
+                    None => "too few samples".into(),
+                },
                 _ => "-".into(),
             };
             let n = |v: Option<f64>, n: u64| format!("{} (n={n})", value(m.metric, v));
@@ -242,7 +246,7 @@ pub fn markdown(report: &ComparisonReport) -> String {
     }
     md.push_str("\n## Worst segments (failed calls: task not done or an error noticed)\n\n");
     md.push_str("| segment | stable | canary | difference | q (BH) |\n|---|---|---|---|---|\n");
-    for s in report.segments.iter().take(8) {
+    for s in report.segments.iter().take(super::html::SEGMENT_ROWS) {
         md.push_str(&format!(
             "| {} {} | {}/{} | {}/{} | {:+.1} pt | {:.3} |\n",
             s.dimension,
@@ -254,6 +258,9 @@ pub fn markdown(report: &ComparisonReport) -> String {
             s.difference * 100.0,
             s.q_value
         ));
+    }
+    if report.segments.len() > super::html::SEGMENT_ROWS {
+        md.push_str(&format!("\n{} more in compare.json.\n", report.segments.len() - super::html::SEGMENT_ROWS));
     }
     if !report.examples.is_empty() {
         md.push_str("\n## Example failing canary calls\n\n");
