@@ -40,12 +40,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME@VERSION")]
     pub canary: String,
     /// Calls a minute over both versions.
-    #[arg(long, default_value_t = 1000.0, value_parser = values::positive)]
+    #[arg(long, default_value_t = 1000.0, value_parser = values::call_rate)]
     pub rate: f64,
     /// Share of new calls the router sends to the canary.
     #[arg(long, default_value_t = 0.1, value_parser = values::open_unit)]
     pub share: f64,
-    /// Bake length, minutes of virtual time.
+    /// Bake length, whole minutes of virtual time (a look a minute).
     #[arg(long, default_value_t = 10.0, value_parser = values::bake_minutes)]
     pub bake: f64,
     #[arg(long, default_value_t = 1)]

@@ -39,7 +39,7 @@ pub struct SelfcheckArgs {
     /// Canary calls a bake plans for (stable gets `--stable-per-canary` times as many).
     #[arg(long, default_value_t = 1000, value_parser = values::how_many)]
     pub canary_calls: usize,
-    #[arg(long, default_value_t = 9.0, value_parser = values::positive)]
+    #[arg(long, default_value_t = 9.0, value_parser = values::arm_ratio)]
     pub stable_per_canary: f64,
     #[arg(long, default_value_t = 10, value_parser = values::looks)]
     pub looks: usize,
@@ -161,6 +161,15 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
         }
     };
     let stable_n = (args.canary_calls as f64 * args.stable_per_canary).round() as usize;
+    if stable_n + args.canary_calls > 10_000_000 {
+        eprintln!(
+            "error: --canary-calls {} with --stable-per-canary {} makes {} calls a bake: expected at most 10000000",
+            args.canary_calls,
+            args.stable_per_canary,
+            stable_n + args.canary_calls
+        );
+        return Ok(EXIT_USAGE);
+    }
     let baseline = pool.iter().filter(|c| c.error).count() as f64 / pool.len() as f64;
     outln!(
         "{} calls resampled (error rate {:.2}%); {} simulated bakes of each kind, {} canary and {} stable calls, {} looks, \

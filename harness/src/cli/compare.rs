@@ -88,6 +88,16 @@ fn comparable(args: &CompareArgs, stable: &[CallMetrics], canary: &[CallMetrics]
             ));
         }
     }
+    let sources =
+        |calls: &[CallMetrics]| calls.iter().map(|c| format!("{:?}", c.source).to_lowercase()).collect::<BTreeSet<_>>();
+    if sources(stable) != sources(canary) {
+        return Err(format!(
+            "--stable calls were measured by {:?} and --canary calls by {:?}: the harness sees what the caller heard, \
+             the agent does not; compare calls measured the same way",
+            sources(stable),
+            sources(canary)
+        ));
+    }
     let traffic = |calls: &[CallMetrics]| calls.iter().any(|c| c.task_completed.is_some());
     if traffic(stable) != traffic(canary) {
         let kind = |calls: &[CallMetrics]| {
@@ -189,10 +199,14 @@ mod tests {
         let mut scenario = arm(3, 300, 0.02, 0.02, 1500.0);
         scenario.iter_mut().for_each(|c| c.task_completed = None);
         let scenario = write("scenario", &scenario);
+        let mut logged = arm(4, 300, 0.02, 0.02, 1500.0);
+        logged.iter_mut().for_each(|c| c.source = voicegate_agent::call_metrics::MetricsSource::Agent);
+        let logged = write("logged", &logged);
         for (canary, expected) in [
             (stable.join(CALLS_FILE), "are the same calls"),
             (mixed, "calls of 2 agent versions"),
             (scenario, "compare calls of the same kind"),
+            (logged, "compare calls measured the same way"),
         ] {
             let args = args(dir.path(), stable.clone(), canary);
             let (s, c) = (read_calls(&args.stable).expect("reads"), read_calls(&args.canary).expect("reads"));

@@ -62,16 +62,32 @@ pub fn looks(text: &str) -> Result<usize, String> {
     count(text, MAX_LOOKS).map(|n| n as usize)
 }
 
-/// A bake's length in minutes of virtual time: the gate looks once a
-/// minute, so at most [`MAX_LOOKS`] minutes.
+/// A bake's length in whole minutes of virtual time: the gate looks once
+/// a minute and decides at the last look, so 1 to [`MAX_LOOKS`] minutes.
 pub fn bake_minutes(text: &str) -> Result<f64, String> {
     let value = positive(text)?;
-    if value <= MAX_LOOKS as f64 {
+    if value.fract() != 0.0 || value > MAX_LOOKS as f64 {
+        return Err(format!(
+            "expected a whole number of minutes from 1 to {MAX_LOOKS} (the gate looks once a minute and decides at \
+             the last look), got {value}"
+        ));
+    }
+    Ok(value)
+}
+
+/// Calls a minute a rollout places: more than 0, at most 100,000.
+pub fn call_rate(text: &str) -> Result<f64, String> {
+    let value = positive(text)?;
+    if value <= 100_000.0 { Ok(value) } else { Err(format!("expected at most 100000 calls a minute, got {value}")) }
+}
+
+/// Stable calls for each canary call: more than 0, at most 100.
+pub fn arm_ratio(text: &str) -> Result<f64, String> {
+    let value = positive(text)?;
+    if value <= 100.0 {
         Ok(value)
     } else {
-        Err(format!(
-            "expected at most {MAX_LOOKS} minutes (the gate looks once a minute, {MAX_LOOKS} looks at most), got {value}"
-        ))
+        Err(format!("expected at most 100 stable calls a canary call, got {value}"))
     }
 }
 
@@ -111,7 +127,8 @@ mod tests {
         assert!(
             looks("0").is_err() && looks("201").is_err() && looks("1000000000000").is_err() && looks("-1").is_err()
         );
-        assert!(bake_minutes("10").is_ok() && bake_minutes("500").is_err());
+        assert!(bake_minutes("10").is_ok() && bake_minutes("500").is_err() && bake_minutes("1.5").is_err());
+        assert!(call_rate("1e300").is_err() && arm_ratio("1e300").is_err());
         assert!(how_many("0").is_err());
     }
 }

@@ -212,8 +212,15 @@ impl GateConfig {
                 ));
             }
         }
-        if config.guarded().iter().map(|m| config.guard(*m).weight).sum::<f64>() <= 0.0 {
+        let total: f64 = config.guarded().iter().map(|m| config.guard(*m).weight).sum();
+        if total <= 0.0 {
             return Err("no guarded metric has a weight: nothing could ever roll back".into());
+        }
+        if !total.is_finite() {
+            return Err(format!("the guarded metrics' weights add up to {total}: expected a finite total"));
+        }
+        if config.resamples > 100_000 {
+            return Err(format!("resamples = {}: expected at most 100000", config.resamples));
         }
         Ok(config)
     }
@@ -255,6 +262,11 @@ mod tests {
             ("[error_rate]\nmargin = -1\nweight = 1", "error_rate.margin = -1"),
             ("[error_rate]\nmargin = 5\nweight = 1", "error_rate.margin = 5: a rate's margin"),
             ("[task_failure]\nmargin = 0.02\nweight = 0", "task_failure.weight = 0 on a guarded metric"),
+            (
+                "[error_rate]\nmargin = 0.02\nweight = 1e308\n[task_failure]\nmargin = 0.02\nweight = 1e308",
+                "add up to inf",
+            ),
+            ("resamples = 100000000", "resamples = 100000000: expected at most 100000"),
             ("colour = 1", "unknown field `colour`"),
             (
                 "[p95_turn_latency]\nmargin = 0.1\nweight = 0.1\nguarded = false\n[error_rate]\nmargin = 0.02\nweight = 0\nguarded = false\n[task_failure]\nmargin = 0.02\nweight = 0\nguarded = false\n[p99_stop_latency]\nmargin = 0.1\nweight = 0\nguarded = false\n[truncation_failure]\nmargin = 0.1\nweight = 0\nguarded = false",

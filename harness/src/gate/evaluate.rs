@@ -121,6 +121,21 @@ fn rate_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConfig) 
     let (s, c) = (stable.count(metric), canary.count(metric));
     let mut result = blank(metric, config);
     (result.stable_n, result.canary_n) = (s.calls, c.calls);
+    let unmeasured =
+        |arm: &Arm| arm.calls.iter().filter(|c| c.barge_ins.iter().any(|b| b.truncation_ok.is_none())).count();
+    if metric == Metric::TruncationFailure && unmeasured(stable) + unmeasured(canary) > 0 {
+        // A call logged by the agent cannot know what its caller heard: its
+        // barge-ins carry no truncation check, and counting them as correct
+        // would pass what was never measured.
+        result.status = Status::InsufficientData;
+        result.note = format!(
+            "insufficient data: the barge-ins of {} stable and {} canary calls carry no truncation check \
+             (calls the agent logged itself cannot see what the caller heard)",
+            unmeasured(stable),
+            unmeasured(canary)
+        );
+        return result;
+    }
     if s.calls == 0 || c.calls == 0 {
         result.status = Status::InsufficientData;
         let empty = if canary.calls.is_empty() { "the canary" } else { "stable" };

@@ -205,3 +205,17 @@ fn a_canary_without_calls_is_held_for_want_of_calls() {
         assert_eq!(m.note, "insufficient data: the canary has no calls", "{}", m.name);
     }
 }
+
+#[test]
+fn truncation_the_agent_could_not_check_is_insufficient_data_never_a_pass() {
+    let stable = arm(1, 3000, 0.02, 0.02, 1500.0);
+    let mut canary = arm(2, 3000, 0.02, 0.02, 1500.0);
+    for call in &mut canary {
+        call.barge_ins.iter_mut().for_each(|b| b.truncation_ok = None);
+    }
+    let judgement = fixed(&stable, &canary, &GateConfig::default());
+    let truncation = judgement.metrics.iter().find(|m| m.metric == Metric::TruncationFailure).expect("listed");
+    assert_eq!(truncation.status, Status::InsufficientData);
+    assert!(truncation.note.contains("carry no truncation check"), "{}", truncation.note);
+    assert_ne!(judgement.verdict, Verdict::Promote);
+}
