@@ -204,7 +204,11 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
         }
         let count = Count { events: rollbacks, calls: args.simulations as u64 };
         let (low, high) = wilson(count, 0.025);
-        let mean_calls = calls_at_rollback.iter().sum::<f64>() / calls_at_rollback.len().max(1) as f64;
+        let mean_calls = if calls_at_rollback.is_empty() {
+            0.0
+        } else {
+            calls_at_rollback.iter().sum::<f64>() / calls_at_rollback.len() as f64
+        };
         let what = if effect == 0.0 {
             "false-rollback rate".to_string()
         } else {

@@ -218,15 +218,26 @@ impl Profile {
                 ));
             }
         }
-        range("callers.noise.snr_db", c.noise.snr_db)?;
         share("callers.phone", c.phone)?;
         range("callers.speed", c.speed)?;
         if c.speed.min < 0.9 || c.speed.max > 1.1 {
             return Err("callers.speed: expected within 0.9 to 1.1".into());
         }
-        range("callers.level_dbfs", c.level_dbfs)?;
-        range("callers.loss", c.loss)?;
-        share("callers.loss.max", c.loss.max)?;
+        let within = |field: &str, r: Range, (low, high): (f64, f64), unit: &str| {
+            range(field, r)?;
+            if r.min < low || r.max > high {
+                return Err(format!(
+                    "{field} = {{ min = {}, max = {} }}: expected within {low} to {high} {unit}",
+                    r.min, r.max
+                ));
+            }
+            Ok(())
+        };
+        within("callers.level_dbfs", c.level_dbfs, (-60.0, -3.0), "dBFS")?;
+        within("callers.noise.snr_db", c.noise.snr_db, (-20.0, 80.0), "dB")?;
+        // The line loses packets in bursts of two, which can lose at most
+        // two packets in three.
+        within("callers.loss", c.loss, (0.0, 2.0 / 3.0), "(a share of packets)")?;
         let b = &self.behaviour;
         for (field, value) in
             [("barge_in", b.barge_in), ("pause", b.pause), ("hesitation", b.hesitation), ("silence", b.silence)]
@@ -234,9 +245,9 @@ impl Profile {
             share(&format!("behaviour.{field}"), value)?;
         }
         share("behaviour.hang_up", b.hang_up)?;
-        range("behaviour.barge_in_after_s", b.barge_in_after_s)?;
-        range("behaviour.pause_ms", b.pause_ms)?;
-        range("behaviour.silence_ms", b.silence_ms)?;
+        within("behaviour.barge_in_after_s", b.barge_in_after_s, (0.0, 60.0), "s")?;
+        within("behaviour.pause_ms", b.pause_ms, (0.0, 10_000.0), "ms")?;
+        within("behaviour.silence_ms", b.silence_ms, (0.0, 30_000.0), "ms")?;
         for (name, provider) in [
             ("stt", &self.providers.stt),
             ("llm", &self.providers.llm),
@@ -278,6 +289,12 @@ impl Profile {
         for (i, intent) in self.intents.iter().enumerate() {
             for (j, turn) in intent.turns.iter().enumerate() {
                 triggered(format!("intents[{i}] ({}).turns[{j}]", intent.name), &turn.say, &turn.trigger)?;
+                if normalise_text(&turn.reply).is_empty() {
+                    return Err(format!(
+                        "intents[{i}] ({}).turns[{j}].reply: expected the words the LLM answers, got none",
+                        intent.name
+                    ));
+                }
             }
         }
         Ok(())
@@ -357,6 +374,13 @@ mod tests {
             ("cafe = ", "coffee = ", "callers.noise.kinds.coffee: not a noise kind"),
             ("barge_in = ", "bargein = ", "unknown field `bargein`"),
             ("[providers.llm]", "[providers.llmm]", "unknown field `llmm`"),
+            (
+                "loss = { min = 0.0, max = 0.02 }",
+                "loss = { min = 0.7, max = 0.9 }",
+                "callers.loss = { min = 0.7, max = 0.9 }",
+            ),
+            ("level_dbfs = { min = -30.0", "level_dbfs = { min = 60.0", "callers.level_dbfs"),
+            ("pause_ms = { min = 250.0, max = 650.0 }", "pause_ms = { min = 1e12, max = 1e12 }", "behaviour.pause_ms"),
         ];
         for (from, to, expected) in cases {
             assert!(DEFAULT_PROFILE.contains(from), "the default profile has {from:?}");
@@ -401,6 +425,13 @@ mod tests {
             let error = Profile::parse(&text, "p.toml").expect_err(trigger).to_string();
             assert!(error.contains(expected), "{error}");
         }
+        let text = DEFAULT_PROFILE.replacen(
+            "reply = \"We are open from nine in the morning until half past five, Monday to Saturday.\"",
+            "reply = \" \"",
+            1,
+        );
+        let error = Profile::parse(&text, "p.toml").expect_err("empty reply").to_string();
+        assert!(error.contains("(opening-hours).turns[0].reply: expected the words"), "{error}");
         let text = DEFAULT_PROFILE.replacen("trigger = \"hours\"", "trigger = \"minutes\"", 1);
         let error = Profile::parse(&text, "p.toml").expect_err("minutes").to_string();
         assert!(error.contains("(opening-hours).turns[0].trigger = \"minutes\""), "{error}");
