@@ -14,7 +14,7 @@ pub const CALL_METRICS_SCHEMA: u32 = 1;
 
 /// Who measured a call: the harness (ground truth from the caller's side)
 /// or the agent itself (its own clock and view; no heard latency).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricsSource {
     Harness,

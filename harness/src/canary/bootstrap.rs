@@ -57,7 +57,7 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
 
 /// [`quantile`] reordering `values` (not empty, no NaN, `q` in [0, 1]),
 /// in linear time: only the two order statistics around `h` are found.
-pub(super) fn quantile_in_place(values: &mut [f64], q: f64) -> f64 {
+fn quantile_in_place(values: &mut [f64], q: f64) -> f64 {
     let h = (values.len() - 1) as f64 * q;
     let below = (h.floor() as usize).min(values.len() - 1);
     let fraction = h - below as f64;
@@ -201,7 +201,8 @@ pub fn compare_quantiles(
         for _ in 0..counts.len() {
             counts[rng.below(counts.len() as u64) as usize] += 1;
         }
-        turns.quantile(q, counts, turns.pool_size(counts))
+        let count = |call: usize| u64::from(counts[call]);
+        turns.quantile(q, turns.pool_size(count), count)
     };
     let (stable_turns, canary_turns) = (Descending::new(&stable), Descending::new(&canary));
     let (mut stable_counts, mut canary_counts) = (vec![0; stable.len()], vec![0; canary.len()]);

@@ -55,17 +55,15 @@ pub fn quantile_harm_test(
 ) -> PermutationTest {
     let calls: Vec<&Vec<f64>> = canary.iter().chain(stable).copied().collect();
     let turns = Descending::new(&calls);
-    let pool = turns.pool_size(&vec![1; calls.len()]);
-    // `in_canary[i]` and `in_stable[i]` are 1 when call `i` is in that arm.
-    let (mut in_canary, mut in_stable) = (vec![0u32; calls.len()], vec![1u32; calls.len()]);
-    let statistic = |in_canary: &[u32], in_stable: &[u32]| {
-        let canary_pool = turns.pool_size(in_canary);
-        turns.quantile(q, in_canary, canary_pool).ln() - turns.quantile(q, in_stable, pool - canary_pool).ln()
+    let pool = turns.pool_size(|_| 1);
+    let statistic = |in_canary: &[bool]| {
+        let canary = |call: usize| u64::from(in_canary[call]);
+        let canary_pool = turns.pool_size(canary);
+        turns.quantile(q, canary_pool, canary).ln()
+            - turns.quantile(q, pool - canary_pool, |call| 1 - canary(call)).ln()
     };
-    for i in 0..canary.len() {
-        (in_canary[i], in_stable[i]) = (1, 0);
-    }
-    let observed = statistic(&in_canary, &in_stable);
+    let mut in_canary: Vec<bool> = (0..calls.len()).map(|call| call < canary.len()).collect();
+    let observed = statistic(&in_canary);
     let mut order: Vec<usize> = (0..calls.len()).collect();
     let mut rng = Rng::new(seed);
     let statistics: Vec<f64> = (0..reassignments)
@@ -76,12 +74,9 @@ pub fn quantile_harm_test(
                 let j = i + rng.below((order.len() - i) as u64) as usize;
                 order.swap(i, j);
             }
-            in_canary.fill(0);
-            in_stable.fill(1);
-            for &call in &order[..canary.len()] {
-                (in_canary[call], in_stable[call]) = (1, 0);
-            }
-            statistic(&in_canary, &in_stable)
+            in_canary.fill(false);
+            order[..canary.len()].iter().for_each(|&call| in_canary[call] = true);
+            statistic(&in_canary)
         })
         .collect();
     let n = statistics.len().max(1) as f64;

@@ -30,14 +30,15 @@ impl Descending {
         Self { turns, turns_of: calls.iter().map(|c| c.len() as u64).collect() }
     }
 
-    /// Turns in the pool where call `i` counts `counts[i]` times.
-    pub fn pool_size(&self, counts: &[u32]) -> u64 {
-        self.turns_of.iter().zip(counts).map(|(&turns, &count)| turns * u64::from(count)).sum()
+    /// Turns in the pool where call `i` counts `count(i)` times.
+    pub fn pool_size(&self, count: impl Fn(usize) -> u64) -> u64 {
+        self.turns_of.iter().enumerate().map(|(call, &turns)| turns * count(call)).sum()
     }
 
     /// The type-7 quantile at `q` of the pool where call `i`'s turns count
-    /// `counts[i]` times, `pool` turns in all (at least one).
-    pub fn quantile(&self, q: f64, counts: &[u32], pool: u64) -> f64 {
+    /// `count(i)` times, `pool` turns in all (at least one; see
+    /// [`Descending::pool_size`]).
+    pub fn quantile(&self, q: f64, pool: u64, count: impl Fn(usize) -> u64) -> f64 {
         let h = (pool - 1) as f64 * q;
         let below = (h.floor() as u64).min(pool - 1);
         let fraction = h - below as f64;
@@ -47,7 +48,7 @@ impl Descending {
         let high_rank = (fraction != 0.0 && low_rank > 0).then(|| low_rank - 1);
         let (mut seen, mut high) = (0u64, None);
         for &(value, call) in &self.turns {
-            let count = u64::from(counts[call as usize]);
+            let count = count(call as usize);
             if count == 0 {
                 continue;
             }
@@ -86,9 +87,10 @@ mod tests {
             let descending = Descending::new(&refs);
             for q in [0.0, 0.1, 0.5, 0.9, 0.95, 0.99, 1.0] {
                 let expected = quantile(&pooled, q);
-                let pool = descending.pool_size(&counts);
+                let count = |call: usize| u64::from(counts[call]);
+                let pool = descending.pool_size(count);
                 assert_eq!(pool, pooled.len() as u64);
-                let got = (pool > 0).then(|| descending.quantile(q, &counts, pool));
+                let got = (pool > 0).then(|| descending.quantile(q, pool, count));
                 assert_eq!(got, expected, "q {q}, {calls:?} x {counts:?}");
             }
         }

@@ -88,8 +88,7 @@ fn comparable(args: &CompareArgs, stable: &[CallMetrics], canary: &[CallMetrics]
             ));
         }
     }
-    let sources =
-        |calls: &[CallMetrics]| calls.iter().map(|c| format!("{:?}", c.source).to_lowercase()).collect::<BTreeSet<_>>();
+    let sources = |calls: &[CallMetrics]| calls.iter().map(|c| c.source).collect::<BTreeSet<_>>();
     if sources(stable) != sources(canary) {
         return Err(format!(
             "--stable calls were measured by {:?} and --canary calls by {:?}: the harness sees what the caller heard, \

@@ -104,6 +104,19 @@ impl Arm<'_> {
         Count { events: events as u64, calls: calls as u64 }
     }
 
+    /// Calls whose outcome for a rate the count cannot judge yet would
+    /// count as a pass: a barge-in with no truncation check (a call the
+    /// agent logged itself cannot know what its caller heard). A call with
+    /// no task goal is simply left out of task failures instead.
+    fn unmeasured(&self, metric: Metric) -> usize {
+        match metric {
+            Metric::TruncationFailure => {
+                self.calls.iter().filter(|c| c.barge_ins.iter().any(|b| b.truncation_ok.is_none())).count()
+            }
+            _ => 0,
+        }
+    }
+
     /// Each call's samples of a latency metric.
     fn samples(&self, metric: Metric) -> Vec<Vec<f64>> {
         self.calls
@@ -121,18 +134,12 @@ fn rate_result(metric: Metric, stable: &Arm, canary: &Arm, config: &GateConfig) 
     let (s, c) = (stable.count(metric), canary.count(metric));
     let mut result = blank(metric, config);
     (result.stable_n, result.canary_n) = (s.calls, c.calls);
-    let unmeasured =
-        |arm: &Arm| arm.calls.iter().filter(|c| c.barge_ins.iter().any(|b| b.truncation_ok.is_none())).count();
-    if metric == Metric::TruncationFailure && unmeasured(stable) + unmeasured(canary) > 0 {
-        // A call logged by the agent cannot know what its caller heard: its
-        // barge-ins carry no truncation check, and counting them as correct
-        // would pass what was never measured.
+    let (stable_unmeasured, canary_unmeasured) = (stable.unmeasured(metric), canary.unmeasured(metric));
+    if stable_unmeasured + canary_unmeasured > 0 {
         result.status = Status::InsufficientData;
         result.note = format!(
-            "insufficient data: the barge-ins of {} stable and {} canary calls carry no truncation check \
-             (calls the agent logged itself cannot see what the caller heard)",
-            unmeasured(stable),
-            unmeasured(canary)
+            "insufficient data: the barge-ins of {stable_unmeasured} stable and {canary_unmeasured} canary calls carry \
+             no truncation check (calls the agent logged itself cannot see what the caller heard)",
         );
         return result;
     }

@@ -314,8 +314,8 @@ impl Rollout<'_> {
             // metric on the calls seen, under the guard's verdict.
             let mut report = judge(&stable, &canary, self.config, &|_| 0.0, false, plan.seed);
             report.verdict = Verdict::Rollback;
-            report.reasons =
-                looks.iter().rev().find(|l| l.metrics.is_empty()).map(|l| l.reasons.clone()).unwrap_or_default();
+            // No look follows a decision: the last record is the guard's.
+            report.reasons = looks.last().map(|l| l.reasons.clone()).unwrap_or_default();
             judgement = Some(report);
         }
         let minutes = |ms: u64| ms as f64 / MINUTE_MS as f64;
