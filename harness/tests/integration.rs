@@ -438,3 +438,22 @@ fn a_closed_stdout_stops_the_output_not_the_program() {
     assert!(status.success(), "{status}: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn every_committed_regression_fixture_replays_bit_for_bit() {
+    // A fixture that no longer reproduces (the record's shape or the
+    // caller's audio changed) must be re-recorded and promoted again, or
+    // `voicegate replay` on it would mislead whoever reproduces the bug.
+    let dirs = voicegate::fixture::regression_dirs(&root().join("audio-fixtures/regressions")).expect("readable");
+    assert!(!dirs.is_empty(), "the project ships at least one regression fixture");
+    for dir in dirs {
+        let fixture = voicegate::fixture::Fixture::load(&dir).expect("the committed fixture loads");
+        let replay = voicegate::fixture::replay(&fixture, &corpus()).expect("it replays");
+        assert!(
+            replay.reproduced(),
+            "{} no longer reproduces: re-record it with its agent fault and promote it again\n{}",
+            dir.display(),
+            replay.first_difference.unwrap_or_default()
+        );
+    }
+}

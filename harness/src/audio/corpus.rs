@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::AudioError;
 use super::flac::read_flac;
+use super::resample::resample;
+use super::{LINE_RATE, to_f32};
 
 pub const MANIFEST_SCHEMA: u32 = 2;
 
@@ -68,6 +70,8 @@ pub struct Corpus {
     manifest: CorpusManifest,
     index: HashMap<(String, String, String), usize>,
     audio: Mutex<HashMap<usize, Arc<Vec<i16>>>>,
+    /// Recordings resampled to the line rate, for babble.
+    at_line_rate: Mutex<HashMap<usize, Arc<Vec<f32>>>>,
 }
 
 /// Lower case, letters, digits and apostrophes only, single spaces: the
@@ -111,7 +115,13 @@ impl Corpus {
                 return Err(file_error(format!("entry {} repeats a phrase, accent and variant", entry.id)));
             }
         }
-        Ok(Self { root: root.to_path_buf(), manifest, index, audio: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            root: root.to_path_buf(),
+            manifest,
+            index,
+            audio: Mutex::new(HashMap::new()),
+            at_line_rate: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn manifest(&self) -> &CorpusManifest {
@@ -156,6 +166,18 @@ impl Corpus {
             samples,
             words: entry.words.clone(),
         })
+    }
+
+    /// The recording of `text` in `accent`/`variant` at the line rate, in
+    /// [-1, 1): resampled once a run (babble says thousands of phrases).
+    pub fn at_line_rate(&self, text: &str, accent: &str, variant: &str) -> Result<Arc<Vec<f32>>, AudioError> {
+        let index = self.find(text, accent, variant)?;
+        if let Some(samples) = self.at_line_rate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&index) {
+            return Ok(samples.clone());
+        }
+        let samples = Arc::new(resample(&to_f32(&self.audio_of(index)?), self.manifest.sample_rate, LINE_RATE)?);
+        let mut cache = self.at_line_rate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(cache.entry(index).or_insert(samples).clone())
     }
 
     fn audio_of(&self, index: usize) -> Result<Arc<Vec<i16>>, AudioError> {

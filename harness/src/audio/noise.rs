@@ -20,13 +20,20 @@ pub enum NoiseKind {
 
 /// `len` samples of noise at about unit power, from `rng`.
 pub fn noise(kind: NoiseKind, len: usize, sample_rate: u32, rng: &mut Rng) -> Vec<f32> {
+    // Background noise needs a normal's shape, not its far tails.
+    let mut white = || {
+        let mut out = vec![0.0f32; len];
+        rng.add_quantised_normal(&mut out, 1.0);
+        out
+    };
     let mut out: Vec<f32> = match kind {
-        NoiseKind::White => (0..len).map(|_| rng.gaussian() as f32).collect(),
+        NoiseKind::White => white(),
         NoiseKind::Pink => {
             let mut b = [0.0f64; 7];
-            (0..len)
-                .map(|_| {
-                    let white = rng.gaussian();
+            white()
+                .into_iter()
+                .map(|white| {
+                    let white = f64::from(white);
                     b[0] = 0.99886 * b[0] + white * 0.0555179;
                     b[1] = 0.99332 * b[1] + white * 0.0750759;
                     b[2] = 0.96900 * b[2] + white * 0.1538520;
@@ -41,10 +48,11 @@ pub fn noise(kind: NoiseKind, len: usize, sample_rate: u32, rng: &mut Rng) -> Ve
         }
         NoiseKind::Brown => {
             let mut level = 0.0f64;
-            (0..len)
-                .map(|_| {
+            white()
+                .into_iter()
+                .map(|white| {
                     // A leaky integrator keeps the walk from drifting away.
-                    level = 0.998 * level + 0.05 * rng.gaussian();
+                    level = 0.998 * level + 0.05 * f64::from(white);
                     level as f32
                 })
                 .collect()

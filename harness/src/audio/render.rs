@@ -235,8 +235,7 @@ fn babble(
         let voice = entries[rng.below(entries.len() as u64) as usize];
         while at < len {
             let phrase = entries[rng.below(entries.len() as u64) as usize];
-            let utterance = corpus.utterance(&phrase.text, &voice.accent, &voice.variant)?;
-            let speech = resample(&to_f32(&utterance.samples), utterance.sample_rate, LINE_RATE)?;
+            let speech = corpus.at_line_rate(&phrase.text, &voice.accent, &voice.variant)?;
             let gain = (0.5 + rng.unit()) as f32;
             // The bed loops, so speech running off the end wraps round.
             for (i, &x) in speech.iter().enumerate() {
@@ -314,7 +313,7 @@ pub struct MicRenderer {
     rendering: Rendering,
     /// The noise bed at its mixing level (empty without noise).
     bed: Vec<f32>,
-    floor_sigma: f64,
+    floor_sigma: f32,
     floor_rng: Rng,
     /// What the caller heard, most recent last, for the echo path.
     echo_line: std::collections::VecDeque<f32>,
@@ -369,7 +368,7 @@ impl MicRenderer {
         Ok(Self {
             rendering: rendering.clone(),
             bed,
-            floor_sigma: 10f64.powf(rendering.floor_dbfs / 20.0),
+            floor_sigma: 10f64.powf(rendering.floor_dbfs / 20.0) as f32,
             floor_rng: Rng::derive(seed, "mic-floor"),
             echo_line: std::collections::VecDeque::new(),
             echo_taps,
@@ -410,9 +409,7 @@ impl MicRenderer {
                 }
             }
         }
-        for x in &mut mic {
-            *x += (self.floor_sigma * self.floor_rng.gaussian()) as f32;
-        }
+        self.floor_rng.add_quantised_normal(&mut mic, self.floor_sigma);
         self.position += FRAME;
         let mut packet = match &mut self.phone {
             Some(phone) => phone.frame(&mic)?,

@@ -359,11 +359,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_profile_is_valid_and_its_phrases_are_in_the_corpus() {
+    fn the_shipped_profiles_are_valid_and_their_phrases_are_in_the_corpus() {
         let profile = Profile::parse(DEFAULT_PROFILE, "default.toml").expect("valid");
         assert!(profile.intents.len() >= 4);
         let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
         profile.check_corpus(&corpus, "default.toml").expect("every phrase recorded");
+        let short = include_str!("../../../scenarios/traffic/short-calls.toml");
+        let profile = Profile::parse(short, "short-calls.toml").expect("valid");
+        assert!(profile.intents.iter().all(|i| i.turns.len() == 1));
+        profile.check_corpus(&corpus, "short-calls.toml").expect("every phrase recorded");
     }
 
     #[test]
