@@ -27,6 +27,13 @@ pub struct LlmRule {
     pub tool: Option<ToolCall>,
 }
 
+/// Which of `rules` the LLM double answers `said` with: the first whose
+/// trigger is contained in it (both as `normalise_text` makes them).
+pub fn matching_rule(rules: &[LlmRule], said: &str) -> Option<usize> {
+    let said = normalise_text(said);
+    rules.iter().position(|r| said.contains(&normalise_text(&r.trigger)))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmScript {
     pub rules: Vec<LlmRule>,
@@ -87,11 +94,9 @@ impl ScriptedLlm {
     /// What to answer: a tool call, or reply text.
     fn answer(&self, request: &LlmRequest) -> Result<LlmEvent, String> {
         let last = request.messages.last().ok_or("the request has no messages")?;
-        let last_user =
-            request.messages.iter().rev().find(|m| m.role == Role::User).map(|m| normalise_text(&m.content));
-        let rule = last_user
-            .as_deref()
-            .and_then(|said| self.script.rules.iter().find(|r| said.contains(&normalise_text(&r.trigger))));
+        let last_user = request.messages.iter().rev().find(|m| m.role == Role::User);
+        let rule =
+            last_user.and_then(|said| matching_rule(&self.script.rules, &said.content)).map(|k| &self.script.rules[k]);
         let tool_error = last.role == Role::Tool && tool_result_is_error(&last.content);
         Ok(match (rule, last.role == Role::Tool) {
             (_, true) if tool_error => LlmEvent::Token(self.script.tool_error_reply.clone()),

@@ -11,7 +11,7 @@ mod tts;
 
 pub use align::{Alignment, Stem, StemEnvelope, align, align_with};
 pub use errors::{Conditions, RecognitionErrors, SharedConditions, degrade, word_error_rate};
-pub use llm::{LlmRule, LlmScript, ScriptedLlm};
+pub use llm::{LlmRule, LlmScript, ScriptedLlm, matching_rule};
 pub use stt::AligningStt;
 pub use tools::{CredentialSeen, ToolDouble, ToolScript, fingerprint};
 pub use tts::{TtsDouble, TtsResponse};

@@ -11,7 +11,7 @@ use voicegate_agent::AgentDefinition;
 use voicegate_agent::call_metrics::Segment;
 use voicegate_agent::frame::ToolCall;
 
-use super::profile::{LatencySpec, Profile, Range};
+use super::profile::{Closing, Intent, LatencySpec, Profile, Range};
 use crate::audio::render::{Background, NoiseMix};
 use crate::doubles::{Latency, LlmRule};
 use crate::driver::{CallPlan, CallerAction, InterruptAt, Pause};
@@ -117,20 +117,7 @@ pub fn draw_call(profile: &Profile, call_id: &str, definition: Arc<AgentDefiniti
     });
     plan.script_lines = vec![0; plan.script.len()];
 
-    // Later turns first: their triggers are the more specific.
-    let end_call = ToolCall { name: "end_call".into(), arguments: serde_json::json!({}) };
-    plan.llm.rules.push(LlmRule {
-        trigger: profile.closing.trigger.clone(),
-        reply: String::new(),
-        tool: Some(end_call),
-    });
-    for turn in intent.turns.iter().rev() {
-        let tool = turn.tool.as_ref().map(|t| ToolCall {
-            name: t.name.clone(),
-            arguments: serde_json::to_value(&t.arguments).unwrap_or_default(),
-        });
-        plan.llm.rules.push(LlmRule { trigger: turn.trigger.clone(), reply: turn.reply.clone(), tool });
-    }
+    plan.llm.rules = llm_rules(&profile.closing, intent);
     let p = &profile.providers;
     plan.llm.first_token = latency(p.llm.latency);
     plan.llm.tokens_per_second = p.llm_tokens_per_second;
@@ -165,6 +152,21 @@ pub fn draw_call(profile: &Profile, call_id: &str, definition: Arc<AgentDefiniti
         segment,
     });
     plan
+}
+
+/// The LLM double's rules for a call of `intent`: the closing first, then
+/// later turns before earlier ones (their triggers are the more specific).
+pub(super) fn llm_rules(closing: &Closing, intent: &Intent) -> Vec<LlmRule> {
+    let end_call = ToolCall { name: "end_call".into(), arguments: serde_json::json!({}) };
+    let mut rules = vec![LlmRule { trigger: closing.trigger.clone(), reply: String::new(), tool: Some(end_call) }];
+    for turn in intent.turns.iter().rev() {
+        let tool = turn.tool.as_ref().map(|t| ToolCall {
+            name: t.name.clone(),
+            arguments: serde_json::to_value(&t.arguments).unwrap_or_default(),
+        });
+        rules.push(LlmRule { trigger: turn.trigger.clone(), reply: turn.reply.clone(), tool });
+    }
+    rules
 }
 
 #[cfg(test)]

@@ -12,8 +12,10 @@ use serde::Deserialize;
 
 use voicegate_agent::AgentDefinition;
 
+use super::draw::llm_rules;
 use crate::audio::render::Background;
 use crate::audio::{Corpus, normalise_text};
+use crate::doubles::matching_rule;
 pub const TRAFFIC_SCHEMA: u32 = 1;
 
 /// The profile shipped with voicegate, used when none is given.
@@ -296,6 +298,33 @@ impl Profile {
                     ));
                 }
             }
+            self.check_triggers_apart(i, intent)?;
+        }
+        Ok(())
+    }
+
+    /// In a call of `intent`, what the caller says in each turn (and the
+    /// closing words) must make the LLM double answer that turn: a trigger
+    /// found inside another turn's words (the double matches the first
+    /// trigger it finds, the closing's first) would answer the wrong one.
+    fn check_triggers_apart(&self, i: usize, intent: &Intent) -> Result<(), String> {
+        let rules = llm_rules(&self.closing, intent);
+        // `llm_rules` puts the closing first, then the turns last to first.
+        let n = intent.turns.len();
+        let says = intent
+            .turns
+            .iter()
+            .enumerate()
+            .map(|(j, t)| (format!("intents[{i}] ({}).turns[{j}]", intent.name), t.say.as_str(), n - j))
+            .chain([("closing".to_string(), self.closing.say.as_str(), 0)]);
+        for (field, say, own) in says {
+            if let Some(first) = matching_rule(&rules, say).filter(|&first| first != own) {
+                let whose = if first == 0 { "the closing" } else { "another turn" };
+                return Err(format!(
+                    "{field}.say = \"{say}\": holds the trigger \"{}\" of {whose} (the LLM answers the first trigger it finds in what the caller says), so the call could not reach this turn; choose triggers found in their own say only",
+                    rules[first].trigger
+                ));
+            }
         }
         Ok(())
     }
@@ -385,6 +414,18 @@ mod tests {
             ),
             ("level_dbfs = { min = -30.0", "level_dbfs = { min = 60.0", "callers.level_dbfs"),
             ("pause_ms = { min = 250.0, max = 650.0 }", "pause_ms = { min = 1e12, max = 1e12 }", "behaviour.pause_ms"),
+            // "i" is a word of the closing, and inside almost every phrase.
+            (
+                "trigger = \"needed\"",
+                "trigger = \"i\"",
+                "intents[0] (opening-hours).turns[0].say = \"what are your opening hours\": holds the trigger \"i\" of the closing",
+            ),
+            // The second turn's trigger is inside the first turn's words.
+            (
+                "trigger = \"five six\"",
+                "trigger = \"order\"",
+                "intents[1] (order-status).turns[0].say = \"i would like to check my order please\": holds the trigger \"order\" of another turn",
+            ),
         ];
         for (from, to, expected) in cases {
             assert!(DEFAULT_PROFILE.contains(from), "the default profile has {from:?}");
