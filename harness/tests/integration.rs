@@ -457,3 +457,28 @@ fn every_committed_regression_fixture_replays_bit_for_bit() {
         );
     }
 }
+
+#[test]
+fn an_out_that_cannot_be_a_folder_is_refused_as_usage() {
+    // Checked before the calls are placed (a canary's bake is minutes of
+    // work to lose); here, that it is refused and touches nothing.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").expect("write");
+    let out = file.join("reports");
+    let out = out.to_str().expect("utf-8");
+    let scenarios = root().join("scenarios/barge_in.feature");
+    let calls = root().join("no-such-calls.jsonl");
+    let calls = calls.to_str().expect("utf-8");
+    for args in [
+        vec!["run", "--scenarios", scenarios.to_str().expect("utf-8"), "--no-regressions"],
+        vec!["traffic", "--calls", "1"],
+        vec!["canary", "run", "--stable", "support@1.1.0", "--canary", "support@1.2.0"],
+        vec!["compare", "--stable", calls, "--canary", calls],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--out", out]);
+        assert_eq!(cli(&args), 2, "{args:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "not a folder", "the file is untouched");
+}

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use voicegate_agent::AgentDefinition;
 
 use super::compare::{exit_code, write_outputs};
-use super::run::{resolve, select_definition};
+use super::run::{create_out, resolve, select_definition};
 use super::traffic::load_profile;
 use super::{EXIT_USAGE, values};
 use crate::audio::Corpus;
@@ -63,7 +63,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1.0, value_parser = values::unit)]
     pub canary_fault_share: f64,
     /// The always-valid guard's alpha.
-    #[arg(long, default_value_t = 0.01, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.01, value_parser = values::alpha)]
     pub guard_alpha: f64,
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
@@ -88,7 +88,9 @@ pub(super) fn gate_config(path: Option<&std::path::Path>) -> Result<GateConfig, 
 
 fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
     let corpus = Corpus::load(&args.corpus.clone().unwrap_or_else(Corpus::default_dir))?;
+    let out = resolve(&args.out, "reports/canary");
     let inputs = (|| {
+        create_out(&out)?;
         let stable = select_definition(&args.stable).map_err(|e| format!("--stable: {e}"))?;
         let canary = select_definition(&args.canary).map_err(|e| format!("--canary: {e}"))?;
         let profile = load_profile(args.profile.as_deref(), &corpus, &[&stable, &canary])?;
@@ -134,7 +136,6 @@ fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
     };
     let rollout = Rollout { plan, config: &config, router: &routes_to_canary };
     let outcome = rollout.run(&mut place);
-    let out = resolve(&args.out, "reports/canary");
     write_rollout(&out, &outcome, &config)?;
     out!("{}", crate::gate::rollout_summary(&outcome));
     outln!("reports in {}", out.display());

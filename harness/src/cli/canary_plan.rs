@@ -17,22 +17,22 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 0.05, value_parser = values::open_unit)]
     pub baseline: f64,
     /// Calls a minute over both versions.
-    #[arg(long, default_value_t = 1000.0, value_parser = values::positive)]
+    #[arg(long, default_value_t = 1000.0, value_parser = values::call_rate)]
     pub rate: f64,
     /// Share of calls to the canary.
     #[arg(long, default_value_t = 0.1, value_parser = values::open_unit)]
     pub share: f64,
     /// Bake length, minutes.
-    #[arg(long, default_value_t = 10.0, value_parser = values::positive)]
+    #[arg(long, default_value_t = 10.0, value_parser = values::plan_minutes)]
     pub bake: f64,
     /// The regression to detect, as a rate (0.02 = +2 points).
     #[arg(long, default_value_t = 0.02, value_parser = values::open_unit)]
     pub effect: f64,
     /// One-sided alpha of the rollback test.
-    #[arg(long, default_value_t = 0.05, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.05, value_parser = values::alpha)]
     pub alpha: f64,
     /// The power wanted.
-    #[arg(long, default_value_t = 0.8, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.8, value_parser = values::power)]
     pub power: f64,
     /// Looks during the bake (one a minute by default).
     #[arg(long, default_value_t = 10, value_parser = values::looks)]
@@ -91,7 +91,11 @@ pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
         )
         .map_err(|e| e.to_string())?;
         Ok(vec![
-            format!("  a bake of {minutes:.1} minutes at this split and rate would"),
+            if minutes <= values::MAX_PLAN_MINUTES {
+                format!("  a bake of {minutes:.1} minutes at this split and rate would")
+            } else {
+                "  no bake up to a week at this split and rate would".into()
+            },
             match share {
                 Some(share) => format!("  or a {} split in {:.0} minutes would", pct(share), args.bake),
                 None => "  no split up to 50/50 would in this bake".into(),

@@ -123,6 +123,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    if let Err(message) = super::run::create_out(&args.out) {
+        eprintln!("error: {message}");
+        return Ok(EXIT_USAGE);
+    }
     let (stable, canary) = match (read_calls(&args.stable), read_calls(&args.canary)) {
         (Ok(stable), Ok(canary)) => (stable, canary),
         (Err(error), _) | (_, Err(error)) => {

@@ -73,6 +73,12 @@ pub(super) fn resolve(path: &Path, fallback: &str) -> PathBuf {
     if path == Path::new(fallback) && project.exists() { project } else { path.to_path_buf() }
 }
 
+/// Creates the report folder `--out` names before any work is done, so a
+/// path that cannot be a folder is refused at once, by name.
+pub(super) fn create_out(out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("--out {}: cannot create the report folder: {e}", out.display()))
+}
+
 /// A released definition compiled into the binary, by `name@version` or
 /// `name` (the latest).
 pub(super) fn select_definition(id: &str) -> Result<Arc<AgentDefinition>, String> {
@@ -83,7 +89,7 @@ pub(super) fn select_definition(id: &str) -> Result<Arc<AgentDefinition>, String
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
-    let tags = match args.tags.as_deref().map(TagExpr::parse).transpose() {
+    let tags = match create_out(&args.out).and_then(|()| args.tags.as_deref().map(TagExpr::parse).transpose()) {
         Ok(tags) => tags,
         Err(message) => {
             eprintln!("error: {message}");

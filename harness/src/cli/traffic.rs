@@ -10,7 +10,7 @@ use voicegate_agent::AgentDefinition;
 use voicegate_agent::call_metrics::CallMetrics;
 
 use super::EXIT_USAGE;
-use super::run::{resolve, select_definition};
+use super::run::{create_out, resolve, select_definition};
 use crate::audio::Corpus;
 use crate::metrics::{CALLS_FILE, write_calls};
 use crate::traffic::{CallRequest, CallResult, DEFAULT_PROFILE, Profile, run_calls};
@@ -73,7 +73,8 @@ pub(super) fn share(calls: &[CallMetrics], f: impl Fn(&CallMetrics) -> bool) -> 
 pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
-    let inputs = select_definition(&args.agent).and_then(|definition| {
+    let out = resolve(&args.out, "reports/traffic");
+    let inputs = create_out(&out).and_then(|()| select_definition(&args.agent)).and_then(|definition| {
         load_profile(args.profile.as_deref(), &corpus, &[&definition]).map(|profile| (profile, definition))
     });
     let (profile, definition) = match inputs {
@@ -85,7 +86,6 @@ pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
     };
     let requests = CallRequest::run_of(args.seed, args.calls, &definition);
     let results = run_calls(&profile, &requests, &corpus, args.jobs);
-    let out = resolve(&args.out, "reports/traffic");
     let records = out.join("records");
     if records.is_dir() {
         std::fs::remove_dir_all(&records)?;

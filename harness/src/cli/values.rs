@@ -16,6 +16,18 @@ pub fn open_unit(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A one-sided alpha of a test of the gate (see [`crate::gate::check_alpha`]).
+pub fn alpha(text: &str) -> Result<f64, String> {
+    let value = number(text)?;
+    crate::gate::check_alpha(value).map(|()| value).map_err(|e| format!("{e}, got {}", text.trim()))
+}
+
+/// A power wanted (see [`crate::gate::check_power`]).
+pub fn power(text: &str) -> Result<f64, String> {
+    let value = number(text)?;
+    crate::gate::check_power(value).map(|()| value).map_err(|e| format!("{e}, got {}", text.trim()))
+}
+
 /// A share from 0 to 1, both included.
 pub fn unit(text: &str) -> Result<f64, String> {
     let value = number(text)?;
@@ -75,10 +87,27 @@ pub fn bake_minutes(text: &str) -> Result<f64, String> {
     Ok(value)
 }
 
-/// Calls a minute a rollout places: more than 0, at most 100,000.
+/// Calls a minute a rollout places or a plan assumes: 1 to 100,000.
 pub fn call_rate(text: &str) -> Result<f64, String> {
+    let value = number(text)?;
+    if (1.0..=100_000.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("expected 1 to 100000 calls a minute, got {value}"))
+    }
+}
+
+/// The longest bake a plan considers, minutes: a week.
+pub const MAX_PLAN_MINUTES: f64 = 7.0 * 24.0 * 60.0;
+
+/// A planned bake, minutes: more than 0, at most a week.
+pub fn plan_minutes(text: &str) -> Result<f64, String> {
     let value = positive(text)?;
-    if value <= 100_000.0 { Ok(value) } else { Err(format!("expected at most 100000 calls a minute, got {value}")) }
+    if value <= MAX_PLAN_MINUTES {
+        Ok(value)
+    } else {
+        Err(format!("expected at most {MAX_PLAN_MINUTES} minutes (a week), got {value}"))
+    }
 }
 
 /// Stable calls for each canary call: more than 0, at most 100.
@@ -129,6 +158,13 @@ mod tests {
         );
         assert!(bake_minutes("10").is_ok() && bake_minutes("500").is_err() && bake_minutes("1.5").is_err());
         assert!(call_rate("1e300").is_err() && arm_ratio("1e300").is_err());
+        assert!(call_rate("1e-300").expect_err("no traffic").contains("expected 1 to 100000 calls a minute"));
         assert!(how_many("0").is_err());
+        assert_eq!(alpha("0.05"), Ok(0.05));
+        for bad in ["1e-300", "0.5", "0.999", "0"] {
+            assert!(alpha(bad).expect_err(bad).contains("expected a one-sided alpha from 0.000001 to 0.25"), "{bad}");
+        }
+        assert!(power("0.8").is_ok() && power("0.99999999").is_err() && power("0.2").is_err());
+        assert!(plan_minutes("30.5").is_ok() && plan_minutes("1e9").expect_err("a week").contains("a week"));
     }
 }

@@ -122,6 +122,28 @@ impl Default for GateConfig {
     }
 }
 
+/// The smallest alpha a test of the gate takes: below it the boundaries
+/// and sample sizes leave floating point.
+pub const MIN_ALPHA: f64 = 1e-6;
+/// The largest: a one-sided test at more than 0.25 rolls back (or
+/// promotes on a bound of harm at 1 - alpha) on next to no evidence.
+pub const MAX_ALPHA: f64 = 0.25;
+
+/// A one-sided alpha from [`MIN_ALPHA`] to [`MAX_ALPHA`].
+pub fn check_alpha(alpha: f64) -> Result<(), String> {
+    if (MIN_ALPHA..=MAX_ALPHA).contains(&alpha) {
+        Ok(())
+    } else {
+        Err(format!("expected a one-sided alpha from {MIN_ALPHA} to {MAX_ALPHA}"))
+    }
+}
+
+/// A power wanted, from 0.5 to 0.999 (beyond, the calls needed grow
+/// without bound and mean nothing).
+pub fn check_power(power: f64) -> Result<(), String> {
+    if (0.5..=0.999).contains(&power) { Ok(()) } else { Err("expected a power from 0.5 to 0.999".into()) }
+}
+
 impl GateConfig {
     pub fn guard(&self, metric: Metric) -> Guard {
         match metric {
@@ -172,18 +194,12 @@ impl GateConfig {
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let config: Self = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
-        let unit = |field: &str, v: f64| {
-            if v > 0.0 && v < 1.0 { Ok(()) } else { Err(format!("{field} = {v}: expected between 0 and 1")) }
+        let field = |name: &str, v: f64, check: fn(f64) -> Result<(), String>| {
+            check(v).map_err(|e| format!("{name} = {v}: {e}"))
         };
-        unit("alpha", config.alpha)?;
-        unit("promote_alpha", config.promote_alpha)?;
-        if config.promote_alpha > 0.25 {
-            return Err(format!(
-                "promote_alpha = {}: expected at most 0.25 (the bound of harm is one-sided at 1 - promote_alpha)",
-                config.promote_alpha
-            ));
-        }
-        unit("power", config.power)?;
+        field("alpha", config.alpha, check_alpha)?;
+        field("promote_alpha", config.promote_alpha, check_alpha)?;
+        field("power", config.power, check_power)?;
         if !(config.tail_samples >= 1.0 && config.tail_samples.is_finite()) {
             return Err(format!("tail_samples = {}: expected 1 or more", config.tail_samples));
         }
@@ -258,7 +274,10 @@ mod tests {
         assert_eq!(config.task_failure, GateConfig::default().task_failure, "the rest stay default");
         for (text, expected) in [
             ("alpha = 1.5", "alpha = 1.5"),
-            ("promote_alpha = 0.5", "promote_alpha = 0.5: expected at most 0.25"),
+            ("promote_alpha = 0.5", "promote_alpha = 0.5: expected a one-sided alpha from 0.000001 to 0.25"),
+            ("alpha = 0.9", "alpha = 0.9: expected a one-sided alpha"),
+            ("alpha = 1e-300", "alpha = 0.000"),
+            ("power = 0.99999999", "power = 0.99999999: expected a power from 0.5 to 0.999"),
             ("[error_rate]\nmargin = -1\nweight = 1", "error_rate.margin = -1"),
             ("[error_rate]\nmargin = 5\nweight = 1", "error_rate.margin = 5: a rate's margin"),
             ("[task_failure]\nmargin = 0.02\nweight = 0", "task_failure.weight = 0 on a guarded metric"),

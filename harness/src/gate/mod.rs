@@ -13,7 +13,7 @@ mod rollout_report;
 mod segments;
 pub mod svg;
 
-pub use config::{GateConfig, Guard, Metric};
+pub use config::{GateConfig, Guard, MAX_ALPHA, MIN_ALPHA, Metric, check_alpha, check_power};
 pub use evaluate::{Judgement, MetricResult, Status, Verdict, judge};
 pub use html::{cdf_points, html, interval_plot, record_href};
 pub use report::{
