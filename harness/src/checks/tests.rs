@@ -342,6 +342,55 @@ fn a_reply_cut_with_no_caller_speech_is_a_false_barge_in() {
 }
 
 #[test]
+fn a_reply_resumed_after_an_unheard_turn_stays_one_reply_over_all_its_responses() {
+    // Noise cuts the two-chunk greeting after "hello"; the caller then
+    // asks something the agent does not make out, and the agent goes on
+    // with the rest of its greeting, again in two chunks. Its history
+    // holds the greeting whole, as the caller heard it.
+    let mut call = Call::new(Budgets::default(), 0);
+    call.tts(1, 0, "hello thanks for calling").tts(2, 50, "how can i help").play(1, 100, 0, 200).clear(300);
+    call.speech("i want a refund", 1000, 2000, false);
+    call.tts(3, 2600, "thanks for calling").play(3, 2700, 0, 600);
+    call.tts(4, 2800, "how can i help").play(4, 3300, 0, 800);
+    call.said("hello thanks for calling how can i help");
+    let record = call.record(6000);
+    let truth = super::truth::CallTruth::from_record(&record);
+    assert_eq!(truth.replies.len(), 1, "{:?}", truth.replies);
+    let kinds = kinds(&record);
+    assert!(!kinds.contains(&FindingKind::Truncation), "{kinds:?}");
+    assert!(kinds.contains(&FindingKind::NoReply), "the caller's question went unanswered: {kinds:?}");
+
+    // The same, but the agent asks the LLM before its next chunk: that is
+    // an answer (to the rest of the caller's utterance), a reply of its own.
+    let mut call = Call::new(Budgets::default(), 0);
+    call.tts(1, 0, "hello thanks for calling").tts(2, 50, "how can i help").play(1, 100, 0, 200).clear(300);
+    call.speech("i want a refund", 1000, 2000, false);
+    call.tts(3, 2600, "thanks for calling").play(3, 2700, 0, 600).llm(2750, 2790);
+    call.tts(4, 2800, "how can i help").play(4, 3300, 0, 800);
+    call.said("hello thanks for calling").said("how can i help");
+    let truth = super::truth::CallTruth::from_record(&call.record(6000));
+    assert_eq!(truth.replies.len(), 2, "{:?}", truth.replies);
+}
+
+#[test]
+fn a_resumed_segment_cut_before_a_word_and_said_again_from_its_start_is_still_the_reply() {
+    // "we are open" heard, a false cut; the agent goes on "from nine in
+    // the morning", is cut again before a word ends, and says that part
+    // again from its start. The history keeps the answer whole.
+    let mut call = Call::new(Budgets::default(), 0);
+    call.tts(1, 0, "we are open from nine").play(1, 100, 0, 600).clear(700);
+    call.tts(2, 1500, "from nine in the morning").play(2, 1600, 0, 100).clear(1700);
+    call.speech("hmm i see", 1650, 2300, false);
+    call.tts(3, 3000, "from nine in the morning").play(3, 3100, 0, 1000);
+    call.said("we are open from nine in the morning");
+    let record = call.record(6000);
+    let truth = super::truth::CallTruth::from_record(&record);
+    assert_eq!(truth.replies.len(), 1, "{:?}", truth.replies);
+    assert_eq!(truth.replies[0].heard_words().join(" "), "we are open from nine in the morning");
+    assert!(!kinds(&record).contains(&FindingKind::Truncation), "{:?}", kinds(&record));
+}
+
+#[test]
 fn a_cut_on_a_word_boundary_is_judged_within_the_stated_tolerance() {
     // Playback stops exactly at the end of "how" (400 ms into the reply).
     let build = |round_trip_ms: u64, kept: &str| {

@@ -308,24 +308,37 @@ impl CallTruth {
         let onsets = agent_onsets(&utterances, &gateway_clears_us, &network);
         let leg = u64::from(network.one_way_ms) * 1000;
         let clears_sent: Vec<u64> = gateway_clears_us.iter().map(|c| c.saturating_sub(leg)).collect();
+        // Caller turns started before the last response was asked for: a
+        // reply resumed after a caller turn goes on in that later turn, in
+        // as many responses as it takes, until a new answer is asked of the
+        // LLM (the agent may split one caller utterance into two turns).
+        let llm_requests: Vec<u64> = llm.values().map(|&(requested, _)| requested).collect();
+        let mut last_after = 0;
         for response in responses.into_values() {
             let after = onsets.iter().filter(|&&onset| onset < response.requested_us).count();
             let Some(reply) = replies.last_mut() else {
                 replies.push(Reply::new(after, response));
+                last_after = after;
                 continue;
             };
             let same_turn = reply.after_utterances == after;
             let previous = reply.responses.last().map_or(0, |r| r.requested_us);
             let cut_since = clears_sent.iter().any(|&c| previous <= c && c <= response.requested_us);
-            if same_turn && !cut_since {
+            let llm_since = llm_requests.iter().any(|&r| previous <= r && r <= response.requested_us);
+            let goes_on = after == last_after && !llm_since;
+            last_after = after;
+            if (same_turn || goes_on) && !cut_since {
                 reply.responses.push(response);
                 continue;
             }
             // After a cut, speech that goes on with the cut words is the reply
             // resumed; after a caller turn too (it answers nothing), unless it
-            // starts from the very beginning, which could as well be the same
-            // answer given again.
-            let resumes = reply.goes_on_with(&response).filter(|&stands| same_turn || (reply.cut() && stands > 0));
+            // starts from the reply's very beginning, which could as well be
+            // the same answer given again. (Starting a resumed segment again
+            // from its start still goes on with the reply.)
+            let resumes = reply
+                .goes_on_with(&response)
+                .filter(|&stands| same_turn || (reply.cut() && (stands > 0 || !reply.resumed_at.is_empty())));
             match resumes {
                 Some(stands) => {
                     reply.resumed_at.push((reply.responses.len(), stands));

@@ -125,6 +125,19 @@ pub fn attribute(stretches: &[PlayedStretch], responses: &[TtsResponse]) -> (Vec
             next_response = r + 1;
             current = (pos + n < responses[r].samples.len()).then_some((r, pos + n));
         }
+        // What the clear dropped was never heard, but the responses it
+        // belongs to were begun: audio after the clear is a later one.
+        let mut cursor = 0;
+        while cursor < stretch.dropped.len() {
+            match next_piece(responses, current, next_response, &stretch.dropped[cursor..]) {
+                Some((r, pos, n)) => {
+                    cursor += n;
+                    next_response = r + 1;
+                    current = (pos + n < responses[r].samples.len()).then_some((r, pos + n));
+                }
+                None => break,
+            }
+        }
     }
     (pieces, unattributed)
 }
@@ -158,8 +171,9 @@ mod tests {
             PlayedStretch {
                 runs: vec![(0, a[..250].to_vec()), (300, a[250..].to_vec()), (500, b[..100].to_vec())],
                 rate: 16_000,
+                dropped: b[100..].to_vec(),
             },
-            PlayedStretch { runs: vec![(900, c.clone())], rate: 16_000 },
+            PlayedStretch { runs: vec![(900, c.clone())], rate: 16_000, dropped: Vec::new() },
         ];
         let (pieces, unattributed) = attribute(&stretches, &responses);
         assert!(unattributed.is_empty());
@@ -175,12 +189,33 @@ mod tests {
     }
 
     #[test]
+    fn the_same_audio_sent_again_after_a_clear_is_the_later_response() {
+        // The agent began a response, cut it before a sample played, and
+        // said the same words again (a new TTS request, identical audio).
+        let a: Vec<i16> = (1..=400).collect();
+        let responses = vec![response(1, a.clone()), response(2, a.clone())];
+        let stretches = vec![
+            PlayedStretch { runs: vec![], rate: 16_000, dropped: a[..160].to_vec() },
+            PlayedStretch { runs: vec![(1000, a.clone())], rate: 16_000, dropped: Vec::new() },
+        ];
+        let (pieces, unattributed) = attribute(&stretches, &responses);
+        assert!(unattributed.is_empty());
+        assert_eq!(pieces, vec![PlayedPiece { response: 1, from: 0, to: 400, at: 1000 }]);
+        // Without the dropped audio, the first response would be taken.
+        let unseen = vec![PlayedStretch { runs: vec![(1000, a.clone())], rate: 16_000, dropped: Vec::new() }];
+        assert_eq!(attribute(&unseen, &responses).0[0].response, 0);
+    }
+
+    #[test]
     fn audio_at_another_rate_is_matched_as_sent_and_placed_on_the_timeline() {
         let a: Vec<i16> = (1..=480).collect();
         let responses = vec![TtsResponse { sample_rate: 24_000, ..response(1, a.clone()) }];
         // 20 ms at 24 kHz is 480 samples; played as two ticks of 240.
-        let stretches =
-            vec![PlayedStretch { runs: vec![(0, a[..240].to_vec()), (160, a[240..].to_vec())], rate: 24_000 }];
+        let stretches = vec![PlayedStretch {
+            runs: vec![(0, a[..240].to_vec()), (160, a[240..].to_vec())],
+            rate: 24_000,
+            dropped: Vec::new(),
+        }];
         let (pieces, unattributed) = attribute(&stretches, &responses);
         assert!(unattributed.is_empty());
         assert_eq!(pieces, vec![PlayedPiece { response: 0, from: 0, to: 480, at: 0 }]);
@@ -193,7 +228,7 @@ mod tests {
         let mut played = a[..400].to_vec();
         played.extend(vec![-7i16; 300]);
         played.extend_from_slice(&a[400..]);
-        let stretches = vec![PlayedStretch { runs: vec![(0, played)], rate: 16_000 }];
+        let stretches = vec![PlayedStretch { runs: vec![(0, played)], rate: 16_000, dropped: Vec::new() }];
         let (pieces, unattributed) = attribute(&stretches, &responses);
         assert_eq!(unattributed, vec![(400, 300)]);
         assert_eq!(
@@ -213,8 +248,11 @@ mod tests {
         b.extend(201..=300);
         let responses = vec![response(1, a.clone()), response(2, b.clone())];
         // a was cleared before anything; b plays in 320-sample runs.
-        let stretches =
-            vec![PlayedStretch { runs: vec![(0, b[..320].to_vec()), (320, b[320..].to_vec())], rate: 16_000 }];
+        let stretches = vec![PlayedStretch {
+            runs: vec![(0, b[..320].to_vec()), (320, b[320..].to_vec())],
+            rate: 16_000,
+            dropped: Vec::new(),
+        }];
         let (pieces, unattributed) = attribute(&stretches, &responses);
         assert!(unattributed.is_empty());
         assert_eq!(pieces, vec![PlayedPiece { response: 1, from: 0, to: 580, at: 0 }]);
@@ -223,12 +261,12 @@ mod tests {
     #[test]
     fn audio_that_matches_nothing_is_reported() {
         let responses = vec![response(1, vec![5; 300])];
-        let stretches = vec![PlayedStretch { runs: vec![(0, vec![7; 50])], rate: 16_000 }];
+        let stretches = vec![PlayedStretch { runs: vec![(0, vec![7; 50])], rate: 16_000, dropped: Vec::new() }];
         let (pieces, unattributed) = attribute(&stretches, &responses);
         assert!(pieces.is_empty());
         assert_eq!(unattributed, vec![(0, 50)]);
         // At 8 kHz, 50 samples last 100 timeline samples.
-        let stretches = vec![PlayedStretch { runs: vec![(0, vec![7; 50])], rate: 8_000 }];
+        let stretches = vec![PlayedStretch { runs: vec![(0, vec![7; 50])], rate: 8_000, dropped: Vec::new() }];
         assert_eq!(attribute(&stretches, &responses).1, vec![(0, 100)]);
     }
 }

@@ -30,6 +30,11 @@ use crate::seed::{Rng, digest_samples};
 pub struct PlayedStretch {
     pub runs: Vec<(usize, Vec<i16>)>,
     pub rate: u32,
+    /// What the agent had sent after the played runs when its `clear`
+    /// dropped it (at `rate`): never heard, but it tells which responses
+    /// the agent had begun, so identical audio sent again after the clear
+    /// is a later response, not the cut one.
+    pub dropped: Vec<i16>,
 }
 
 /// Everything one call produced.

@@ -217,7 +217,7 @@ impl Caller {
             pending_frame = Some(self.capture(&mut s, now));
         };
         self.line.send(CallerMessage::Stop);
-        s.stretches.retain(|stretch| !stretch.runs.is_empty());
+        s.stretches.retain(|stretch| !stretch.runs.is_empty() || !stretch.dropped.is_empty());
         CallerResult {
             line_samples: s.frames * FRAME + self.ear_delay,
             wire: s.wire,

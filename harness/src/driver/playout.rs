@@ -28,14 +28,26 @@ impl Caller {
                 AgentMessage::Clear => {
                     s.last_clear_heard = Some(s.frames * FRAME + self.ear_delay);
                     let mut dropped = 0;
+                    if s.stretches.is_empty() {
+                        s.stretches.push(PlayedStretch::default());
+                    }
+                    let stretch = s.stretches.last_mut().expect("one stretch at least");
                     for item in s.queue.drain(..) {
                         match item {
-                            PlayItem::Audio { samples, rate } => dropped += to_line(samples.len(), rate),
+                            PlayItem::Audio { samples, rate } => {
+                                dropped += to_line(samples.len(), rate);
+                                if stretch.runs.is_empty() && stretch.dropped.is_empty() {
+                                    stretch.rate = rate;
+                                }
+                                if stretch.rate == rate {
+                                    stretch.dropped.extend_from_slice(&samples);
+                                }
+                            }
                             PlayItem::Mark(name) => self.line.echo_mark(name, std::time::Duration::ZERO),
                         }
                     }
                     self.recorder.push(self.clock.now_us(), Event::ClearReceived { dropped_samples: dropped });
-                    if s.stretches.last().is_some_and(|st| !st.runs.is_empty()) {
+                    if s.stretches.last().is_some_and(|st| !st.runs.is_empty() || !st.dropped.is_empty()) {
                         s.stretches.push(PlayedStretch::default());
                     }
                 }
@@ -103,7 +115,7 @@ impl Caller {
             return;
         }
         if s.stretches.last().is_none_or(|st| st.rate != rate && !st.runs.is_empty()) {
-            s.stretches.push(PlayedStretch { runs: Vec::new(), rate });
+            s.stretches.push(PlayedStretch { rate, ..PlayedStretch::default() });
         }
         if let Some(stretch) = s.stretches.last_mut() {
             stretch.rate = rate;

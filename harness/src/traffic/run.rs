@@ -68,7 +68,10 @@ pub fn run_one(profile: &Profile, request: &CallRequest, corpus: &Corpus) -> Cal
         let report = evaluate(&outcome.record);
         let metrics =
             crate::metrics::call_metrics(&outcome.record, &report, &request.definition.id(), request.started_ms);
-        let failed = metrics.error || metrics.task_completed == Some(false);
+        // Kept as examples: any call that counts against a guarded rate.
+        let failed = metrics.error
+            || metrics.task_completed == Some(false)
+            || metrics.barge_ins.iter().any(|b| b.truncation_ok == Some(false));
         Ok::<_, String>((metrics, failed.then(|| Box::new(outcome.record))))
     }));
     match ran {
