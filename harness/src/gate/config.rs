@@ -192,8 +192,24 @@ impl GateConfig {
         Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// `text` read over the defaults: a metric's table that sets only its
+    /// margin keeps that metric's default weight, and so on.
+    fn with_defaults(text: &str) -> Result<Self, toml::de::Error> {
+        use serde::Deserialize;
+        let mut table: toml::Table = toml::from_str(text)?;
+        let defaults = Self::default();
+        for metric in Metric::ALL {
+            let Some(toml::Value::Table(given)) = table.get_mut(metric.key()) else { continue };
+            let guard = defaults.guard(metric);
+            given.entry("margin").or_insert(toml::Value::Float(guard.margin));
+            given.entry("weight").or_insert(toml::Value::Float(guard.weight));
+            given.entry("guarded").or_insert(toml::Value::Boolean(guard.guarded));
+        }
+        Self::deserialize(table)
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
-        let config: Self = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        let config = Self::with_defaults(text).map_err(|e| e.to_string().trim_end().to_string())?;
         let field = |name: &str, v: f64, check: fn(f64) -> Result<(), String>| {
             check(v).map_err(|e| format!("{name} = {v}: {e}"))
         };
@@ -271,6 +287,10 @@ mod tests {
     fn a_file_overrides_fields_and_bad_ones_are_named() {
         let config = GateConfig::parse("[error_rate]\nmargin = 0.01\nweight = 0.03\n").expect("valid");
         assert_eq!(config.error_rate.margin, 0.01);
+        // A table that sets one field keeps the metric's other defaults.
+        let margin_only = GateConfig::parse("[task_failure]\nmargin = 0.03\n").expect("valid");
+        let default = GateConfig::default().task_failure;
+        assert_eq!(margin_only.task_failure, Guard { margin: 0.03, ..default });
         assert_eq!(config.task_failure, GateConfig::default().task_failure, "the rest stay default");
         for (text, expected) in [
             ("alpha = 1.5", "alpha = 1.5"),

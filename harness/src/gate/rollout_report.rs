@@ -78,7 +78,9 @@ pub(super) fn timing(outcome: &RolloutOutcome) -> Vec<String> {
         if let Some(look) =
             outcome.looks.last().filter(|_| outcome.decided_by != "sequential" && outcome.decided_by != "end of bake")
         {
-            lines.push(format!("the last look (minute {:.0}) said {}:", look.minute, look.verdict.name()));
+            let minute =
+                if look.minute.fract() == 0.0 { format!("{:.0}", look.minute) } else { format!("{:.2}", look.minute) };
+            lines.push(format!("the last look (minute {minute}) said {}:", look.verdict.name()));
         }
         lines.extend(judgement.reasons.iter().map(|r| format!("  - {r}")));
     }

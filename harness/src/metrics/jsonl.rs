@@ -80,10 +80,14 @@ pub fn read_calls(path: &Path) -> Result<Vec<CallMetrics>, MetricsError> {
         }
         let at = |message: String| MetricsError::Line { path: path.clone(), line: i + 1, message };
         let value: serde_json::Value = serde_json::from_str(line).map_err(|e| at(format!("not a JSON object: {e}")))?;
-        let schema = value
-            .get("schema")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| at("no \"schema\" field: expected a call-metrics line with \"schema\": 1".into()))?;
+        let schema = match value.get("schema") {
+            None => return Err(at("no \"schema\" field: expected a call-metrics line with \"schema\": 1".into())),
+            Some(schema) => schema.as_u64().ok_or_else(|| {
+                at(format!(
+                    "\"schema\": {schema}: expected a whole number (this voicegate reads {CALL_METRICS_SCHEMA})"
+                ))
+            })?,
+        };
         if schema > u64::from(CALL_METRICS_SCHEMA) {
             return Err(at(format!(
                 "schema {schema} is newer than this voicegate reads ({CALL_METRICS_SCHEMA}); upgrade voicegate"
@@ -149,6 +153,7 @@ mod tests {
             (&good.replace("\"error\":false", "\"error\":\"no\""), "not a call-metrics line"),
             (&good, "call_id \"a\" again (first on line 1)"),
             (&good.replace("\"schema\":1", "\"schema\":0"), "schema 0"),
+            (&good.replace("\"schema\":1", "\"schema\":1.0"), "\"schema\": 1.0: expected a whole number"),
             (&good.replace("\"word_error_rate\":0.0", "\"word_error_rate\":-3.0"), "word_error_rate = -3"),
         ];
         for (bad, expected) in cases {
