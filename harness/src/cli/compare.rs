@@ -54,13 +54,36 @@ fn records_beside(path: &Path) -> Option<PathBuf> {
 /// the verdict, intervals against margins, latency CDFs; it stands alone).
 pub fn write_outputs(out: &Path, report: &ComparisonReport) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    // The page links records relative to itself, so a report folder
+    // uploaded with its arms (a CI artifact) keeps its links.
+    let mut linked = report.clone();
+    if let Ok(base) = std::path::absolute(out) {
+        for example in &mut linked.examples {
+            if let Some(record) = example.record.as_mut() {
+                *record = relative_to(&base, Path::new(record)).display().to_string();
+            }
+        }
+    }
     for (name, text) in
-        [("compare.json", report.to_json()), ("compare.md", markdown(report)), ("compare.html", html(report))]
+        [("compare.json", report.to_json()), ("compare.md", markdown(report)), ("compare.html", html(&linked))]
     {
         let path = out.join(name);
         std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// `target` as a path from the folder `base` (both absolute): up to their
+/// common ancestor, then down.
+fn relative_to(base: &Path, target: &Path) -> PathBuf {
+    let (base, target): (Vec<_>, Vec<_>) = (base.components().collect(), target.components().collect());
+    let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return target.iter().collect();
+    }
+    let mut path: PathBuf = base[common..].iter().map(|_| "..").collect();
+    path.extend(&target[common..]);
+    path
 }
 
 /// Why two arms cannot be compared, if they cannot: the same file twice,
@@ -217,6 +240,14 @@ mod tests {
             assert!(error.contains(expected), "{error}");
             assert_eq!(run(args).expect("answers"), EXIT_USAGE);
         }
+    }
+
+    #[test]
+    fn a_record_is_linked_from_the_report_folder() {
+        let rel = |base: &str, target: &str| relative_to(Path::new(base), Path::new(target)).display().to_string();
+        assert_eq!(rel("/r/compare", "/r/canary/records/c.jsonl"), "../canary/records/c.jsonl");
+        assert_eq!(rel("/r", "/r/canary/c.jsonl"), "canary/c.jsonl");
+        assert_eq!(rel("/a/b/c", "/x/y.jsonl"), "../../../x/y.jsonl");
     }
 
     #[test]
