@@ -14,7 +14,8 @@ use super::{EXIT_USAGE, values};
 use crate::audio::Corpus;
 use crate::faults::Fault;
 use crate::gate::{
-    Arm, ArmInfo, ComparisonReport, GateConfig, Rollout, RolloutOutcome, RolloutPlan, examples, routes_to_canary,
+    Arm, ArmInfo, ComparisonReport, DecidedBy, GateConfig, Rollout, RolloutOutcome, RolloutPlan, examples,
+    routes_to_canary,
 };
 use crate::metrics::{CALLS_FILE, write_calls};
 use crate::traffic::{CallRequest, CallResult, run_calls};
@@ -145,7 +146,7 @@ fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
         }
         return Ok(EXIT_USAGE);
     }
-    Ok(if outcome.decided_by == "broken router" { EXIT_USAGE } else { exit_code(outcome.verdict) })
+    Ok(if outcome.decided_by == DecidedBy::BrokenRouter { EXIT_USAGE } else { exit_code(outcome.verdict) })
 }
 
 fn write_rollout(out: &std::path::Path, outcome: &RolloutOutcome, config: &GateConfig) -> anyhow::Result<()> {

@@ -21,7 +21,7 @@ pub use report::{
     terminal_table, value,
 };
 pub use rollout::{
-    Arm, Arrival, LookRecord, MetricLook, Placer, Rollout, RolloutOutcome, RolloutPlan, routes_to_canary,
+    Arm, Arrival, DecidedBy, LookRecord, MetricLook, Placer, Rollout, RolloutOutcome, RolloutPlan, routes_to_canary,
 };
 pub use rollout_report::{rollout_markdown, rollout_summary};
 pub use segments::{SegmentRow, benjamini_hochberg, call_failed, worst_segments};

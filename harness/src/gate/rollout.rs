@@ -104,13 +104,45 @@ pub struct LookRecord {
     pub reasons: Vec<String>,
 }
 
+/// What ended a rollout; written in reports as its text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DecidedBy {
+    /// The bake ended with no look taken (no calls).
+    Nothing,
+    /// A look's group-sequential test rolled back.
+    Sequential,
+    /// The last look decided.
+    EndOfBake,
+    /// The always-valid guard fired, at this p-value.
+    Guard { p_value: f64 },
+    /// The sample-ratio check found the router broken.
+    BrokenRouter,
+}
+
+impl std::fmt::Display for DecidedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Nothing => f.write_str("no decision"),
+            Self::Sequential => f.write_str("sequential"),
+            Self::EndOfBake => f.write_str("end of bake"),
+            Self::Guard { p_value } => write!(f, "guard (always-valid p = {p_value:.2e})"),
+            Self::BrokenRouter => f.write_str("broken router"),
+        }
+    }
+}
+
+impl Serialize for DecidedBy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// How the rollout ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RolloutOutcome {
     pub plan: RolloutPlan,
     pub verdict: Verdict,
-    /// What fired: `sequential`, `guard`, `end of bake`, or `broken router`.
-    pub decided_by: String,
+    pub decided_by: DecidedBy,
     /// When the decision was taken, minutes of virtual time.
     pub decided_at_minute: Option<f64>,
     /// The last call the router sent to the canary, minutes.
@@ -175,7 +207,7 @@ impl Rollout<'_> {
         let (mut pending, mut stable, mut canary, mut broken) =
             (Vec::<Done>::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut routed, mut looks) = ((0u64, 0u64), Vec::new());
-        let (mut decision, mut decided_by, mut decided_at, mut last_canary) = (None, String::new(), None, None);
+        let (mut decision, mut decided_by, mut decided_at, mut last_canary) = (None, DecidedBy::Nothing, None, None);
         let (mut judgement, mut last_fraction) = (None, 0.0);
         let mean_gap_ms = MINUTE_MS as f64 / plan.calls_per_minute.max(1e-9);
         let after_ms = (plan.after_minutes * MINUTE_MS as f64) as u64;
@@ -228,7 +260,7 @@ impl Rollout<'_> {
                     && reading.fired
                 {
                     decision = Some(Verdict::Rollback);
-                    decided_by = format!("guard (always-valid p = {:.2e})", reading.p_value);
+                    decided_by = DecidedBy::Guard { p_value: reading.p_value };
                     decided_at = Some(done.at_ms);
                     end = done.at_ms + after_ms;
                     // The decision is logged with its inputs, as a look's is.
@@ -256,7 +288,7 @@ impl Rollout<'_> {
                 let mismatch_p = split_mismatch_p_value(routed.0, routed.1, plan.canary_share);
                 if mismatch_p < plan.mismatch_alpha {
                     decision = Some(Verdict::Hold);
-                    decided_by = "broken router".into();
+                    decided_by = DecidedBy::BrokenRouter;
                     decided_at = Some(now);
                     end = now;
                 } else if fraction > last_fraction || final_look {
@@ -301,7 +333,7 @@ impl Rollout<'_> {
                     });
                     if look_judgement.verdict == Verdict::Rollback || final_look {
                         decision = Some(look_judgement.verdict);
-                        decided_by = if final_look { "end of bake".into() } else { "sequential".into() };
+                        decided_by = if final_look { DecidedBy::EndOfBake } else { DecidedBy::Sequential };
                         decided_at = Some(now);
                         end = if final_look { now } else { now + after_ms };
                     }
@@ -309,7 +341,7 @@ impl Rollout<'_> {
                 }
             }
         }
-        if decided_by.starts_with("guard") {
+        if matches!(decided_by, DecidedBy::Guard { .. }) {
             // The guard decided between looks: the report still shows every
             // metric on the calls seen, under the guard's verdict.
             let mut report = judge(&stable, &canary, self.config, &|_| 0.0, false, plan.seed);

@@ -3,7 +3,7 @@
 //! calls the canary took.
 
 use super::config::Metric;
-use super::rollout::{LookRecord, RolloutOutcome};
+use super::rollout::{DecidedBy, LookRecord, RolloutOutcome};
 
 /// `z / boundary` of one metric at one look, `-` when unknown.
 fn evidence(look: &LookRecord, metric: Metric) -> String {
@@ -76,7 +76,7 @@ pub(super) fn timing(outcome: &RolloutOutcome) -> Vec<String> {
     }
     if let Some(judgement) = &outcome.judgement {
         if let Some(look) =
-            outcome.looks.last().filter(|_| outcome.decided_by != "sequential" && outcome.decided_by != "end of bake")
+            outcome.looks.last().filter(|_| !matches!(outcome.decided_by, DecidedBy::Sequential | DecidedBy::EndOfBake))
         {
             let minute =
                 if look.minute.fract() == 0.0 { format!("{:.0}", look.minute) } else { format!("{:.2}", look.minute) };

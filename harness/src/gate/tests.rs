@@ -147,7 +147,7 @@ fn the_rollout_rolls_back_a_catastrophe_by_the_guard_and_routes_every_new_call_t
     };
     let outcome = rollout.run(&mut place);
     assert_eq!(outcome.verdict, Verdict::Rollback);
-    assert!(outcome.decided_by.starts_with("guard"), "{}", outcome.decided_by);
+    assert!(matches!(outcome.decided_by, DecidedBy::Guard { .. }), "{}", outcome.decided_by);
     let at = outcome.decided_at_minute.expect("decided");
     assert!(at <= 2.0, "the guard fired at minute {at}");
     assert!(outcome.last_canary_call_minute.expect("some canary calls") <= at + 5.0 / 60.0);
@@ -173,7 +173,8 @@ fn a_broken_router_is_an_error_not_a_verdict() {
     let outcome = rollout.run(&mut |arrivals| {
         arrivals.iter().enumerate().map(|(i, _)| Ok(call(&mut rng, i, 0.05, 0.0, 1500.0, 220.0))).collect()
     });
-    assert_eq!(outcome.decided_by, "broken router");
+    assert_eq!(outcome.decided_by, DecidedBy::BrokenRouter);
+    assert_eq!(outcome.decided_by.to_string(), "broken router");
     assert_eq!(outcome.decided_at_minute, Some(1.0));
 }
 
