@@ -50,6 +50,17 @@ pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
     let traffic = Traffic { calls_per_minute: args.rate, canary_share: args.share };
     let k = traffic.stable_per_canary();
     let canary_calls = traffic.canary_calls(args.bake);
+    if canary_calls < 1.0 || canary_calls * k < 1.0 {
+        return Err(format!(
+            "--rate {} for --bake {} minutes with --share {} gives {:.2} canary and {:.2} stable calls: each arm \
+             needs at least one call",
+            args.rate,
+            args.bake,
+            args.share,
+            canary_calls,
+            canary_calls * k
+        ));
+    }
     let cost = sequential_cost(args.alpha, args.power, &equally_spaced_fractions(args.looks.max(1)))
         .map_err(|e| e.to_string())?;
     // A sequential design of n calls has about the power of a single test
@@ -137,5 +148,25 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
             eprintln!("error: {message}");
             Ok(EXIT_USAGE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(rate: f64, share: f64, bake: f64) -> PlanArgs {
+        PlanArgs { baseline: 0.05, rate, share, bake, effect: 0.02, alpha: 0.05, power: 0.8, looks: 10 }
+    }
+
+    #[test]
+    fn a_plan_with_no_call_in_an_arm_is_refused_not_given_a_power() {
+        for (rate, share, bake) in [(1000.0, 0.1, 1e-9), (1000.0, 0.999_999_999, 10.0)] {
+            let error = plan_lines(&args(rate, share, bake)).expect_err("no calls");
+            assert!(error.contains("each arm needs at least one call"), "{error}");
+        }
+        let lines = plan_lines(&args(400.0, 0.1, 10.0)).expect("a plan");
+        assert!(lines[0].starts_with("400 calls a minute, 10.0% to the canary, 10-minute bake: 400 canary calls"));
+        assert!(lines.iter().any(|l| l.contains("this bake cannot detect +2.00 points")), "{lines:?}");
     }
 }

@@ -57,10 +57,14 @@ pub fn write_outputs(out: &Path, report: &ComparisonReport) -> anyhow::Result<()
     // The page links records relative to itself, so a report folder
     // uploaded with its arms (a CI artifact) keeps its links.
     let mut linked = report.clone();
-    if let Ok(base) = std::path::absolute(out) {
+    // Real paths (no `..`, no symlinks) on both sides, or the page keeps
+    // the absolute link.
+    if let Ok(base) = out.canonicalize() {
         for example in &mut linked.examples {
-            if let Some(record) = example.record.as_mut() {
-                *record = relative_to(&base, Path::new(record)).display().to_string();
+            if let Some(record) = example.record.as_mut()
+                && let Ok(target) = Path::new(record).canonicalize()
+            {
+                *record = relative_to(&base, &target).display().to_string();
             }
         }
     }
@@ -113,11 +117,24 @@ fn comparable(args: &CompareArgs, stable: &[CallMetrics], canary: &[CallMetrics]
     }
     let sources = |calls: &[CallMetrics]| calls.iter().map(|c| c.source).collect::<BTreeSet<_>>();
     if sources(stable) != sources(canary) {
+        let names = |calls: &[CallMetrics]| {
+            sources(calls)
+                .iter()
+                .map(|s| {
+                    if *s == voicegate_agent::call_metrics::MetricsSource::Harness {
+                        "the harness"
+                    } else {
+                        "the agent"
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
         return Err(format!(
-            "--stable calls were measured by {:?} and --canary calls by {:?}: the harness sees what the caller heard, \
+            "--stable calls were measured by {} and --canary calls by {}: the harness sees what the caller heard, \
              the agent does not; compare calls measured the same way",
-            sources(stable),
-            sources(canary)
+            names(stable),
+            names(canary)
         ));
     }
     let traffic = |calls: &[CallMetrics]| calls.iter().any(|c| c.task_completed.is_some());
@@ -232,7 +249,7 @@ mod tests {
             (stable.join(CALLS_FILE), "are the same calls"),
             (mixed, "calls of 2 agent versions"),
             (scenario, "compare calls of the same kind"),
-            (logged, "compare calls measured the same way"),
+            (logged, "measured by the harness and --canary calls by the agent"),
         ] {
             let args = args(dir.path(), stable.clone(), canary);
             let (s, c) = (read_calls(&args.stable).expect("reads"), read_calls(&args.canary).expect("reads"));

@@ -203,7 +203,8 @@ impl Profile {
             }
         };
         let weights = |field: &str, w: &BTreeMap<String, f64>| {
-            if w.values().all(|v| v.is_finite() && *v >= 0.0) && w.values().sum::<f64>() > 0.0 {
+            let total = w.values().sum::<f64>();
+            if w.values().all(|v| v.is_finite() && *v >= 0.0) && total > 0.0 && total.is_finite() {
                 Ok(())
             } else {
                 Err(format!("{field}: expected weights of zero or more, not all zero"))
@@ -247,7 +248,8 @@ impl Profile {
             share(&format!("behaviour.{field}"), value)?;
         }
         share("behaviour.hang_up", b.hang_up)?;
-        within("behaviour.barge_in_after_s", b.barge_in_after_s, (0.0, 60.0), "s")?;
+        // The caller cuts in on the greeting, which lasts about 3 s.
+        within("behaviour.barge_in_after_s", b.barge_in_after_s, (0.0, 3.0), "s (into the greeting)")?;
         within("behaviour.pause_ms", b.pause_ms, (0.0, 10_000.0), "ms")?;
         within("behaviour.silence_ms", b.silence_ms, (0.0, 30_000.0), "ms")?;
         for (name, provider) in [
@@ -257,9 +259,28 @@ impl Profile {
             ("tools", &self.providers.tools),
         ] {
             share(&format!("providers.{name}.error_rate"), provider.error_rate)?;
+            let LatencySpec { base_ms, jitter_ms } = provider.latency;
+            if base_ms.saturating_add(jitter_ms) > 60_000 {
+                return Err(format!(
+                    "providers.{name}.latency = {{ base_ms = {base_ms}, jitter_ms = {jitter_ms} }}: expected at most \
+                     60000 ms in all (a provider that slow is a timeout, not a latency)"
+                ));
+            }
         }
-        if self.providers.llm_tokens_per_second.is_nan() || self.providers.llm_tokens_per_second <= 0.0 {
-            return Err("providers.llm_tokens_per_second: expected a positive rate".into());
+        for (name, provider) in [("stt", &self.providers.stt), ("tts", &self.providers.tts)] {
+            if provider.error_rate > 0.0 {
+                return Err(format!(
+                    "providers.{name}.error_rate = {}: the {name} double does not fail in traffic; only \
+                     providers.llm and providers.tools take an error rate",
+                    provider.error_rate
+                ));
+            }
+        }
+        if !(1.0..=10_000.0).contains(&self.providers.llm_tokens_per_second) {
+            return Err(format!(
+                "providers.llm_tokens_per_second = {}: expected 1 to 10000 tokens a second",
+                self.providers.llm_tokens_per_second
+            ));
         }
         if self.intents.is_empty() {
             return Err("intents: expected at least one [[intents]]".into());
@@ -272,7 +293,17 @@ impl Profile {
                 return Err(format!("intents[{i}] ({}).turns: expected at least one turn", intent.name));
             }
         }
-        if self.intents.iter().map(|i| i.weight).sum::<f64>() <= 0.0 {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, intent) in self.intents.iter().enumerate() {
+            if intent.name.trim().is_empty() || !names.insert(intent.name.as_str()) {
+                return Err(format!("intents[{i}].name = {:?}: expected a name no other intent has", intent.name));
+            }
+        }
+        let total = self.intents.iter().map(|i| i.weight).sum::<f64>();
+        if !total.is_finite() {
+            return Err("intents: the weights add up to infinity".into());
+        }
+        if total <= 0.0 {
             return Err("intents: every weight is zero".into());
         }
         let triggered = |field: String, say: &str, trigger: &str| {
@@ -414,6 +445,16 @@ mod tests {
             ),
             ("level_dbfs = { min = -30.0", "level_dbfs = { min = 60.0", "callers.level_dbfs"),
             ("pause_ms = { min = 250.0, max = 650.0 }", "pause_ms = { min = 1e12, max = 1e12 }", "behaviour.pause_ms"),
+            ("barge_in_after_s = { min = 1.0", "barge_in_after_s = { min = 59.0", "behaviour.barge_in_after_s"),
+            ("base_ms = 250,", "base_ms = 99999999999,", "providers.llm.latency"),
+            ("llm_tokens_per_second = 40.0", "llm_tokens_per_second = 1e-300", "providers.llm_tokens_per_second"),
+            (
+                "latency = { base_ms = 120, jitter_ms = 80 }",
+                "latency = { base_ms = 120, jitter_ms = 80 }\nerror_rate = 0.5",
+                "providers.stt.error_rate = 0.5: the stt double does not fail",
+            ),
+            ("\"en-us\" = 22, \"en-gb\" = 14", "\"en-us\" = 1e308, \"en-gb\" = 1e308", "callers.accents"),
+            ("name = \"refund\"", "name = \"opening-hours\"", "intents[2].name = \"opening-hours\""),
             // "i" is a word of the closing, and inside almost every phrase.
             (
                 "trigger = \"needed\"",
