@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use voicegate_agent::AgentDefinition;
 
 use super::compare::{exit_code, write_outputs};
-use super::run::{create_out, resolve, select_definition};
+use super::run::{create_out, resolve, select_definition, write_file};
 use super::traffic::load_profile;
 use super::{EXIT_USAGE, values};
 use crate::audio::Corpus;
@@ -155,7 +155,7 @@ fn write_rollout(out: &std::path::Path, outcome: &RolloutOutcome, config: &GateC
     }
     let decisions: String =
         outcome.looks.iter().map(|l| serde_json::to_string(l).expect("a look serialises") + "\n").collect();
-    std::fs::write(out.join("decisions.jsonl"), decisions)?;
+    write_file(&out.join("decisions.jsonl"), decisions)?;
     let summary = serde_json::json!({
         "plan": outcome.plan,
         "verdict": outcome.verdict,
@@ -166,9 +166,9 @@ fn write_rollout(out: &std::path::Path, outcome: &RolloutOutcome, config: &GateC
         "looks": outcome.looks,
         "broken": outcome.broken,
     });
-    std::fs::write(out.join("canary.json"), serde_json::to_string_pretty(&summary)?)?;
-    std::fs::write(out.join("canary.md"), crate::gate::rollout_markdown(outcome))?;
-    std::fs::write(out.join("canary.html"), crate::gate::rollout_html(outcome))?;
+    write_file(&out.join("canary.json"), serde_json::to_string_pretty(&summary)?)?;
+    write_file(&out.join("canary.md"), crate::gate::rollout_markdown(outcome))?;
+    write_file(&out.join("canary.html"), crate::gate::rollout_html(outcome))?;
     if let Some(judgement) = &outcome.judgement {
         let version = |calls: &[voicegate_agent::call_metrics::CallMetrics], path: &str| {
             ArmInfo::of(&out.join(path).join(CALLS_FILE), calls)

@@ -53,7 +53,7 @@ fn records_beside(path: &Path) -> Option<PathBuf> {
 /// a release ticket) and compare.html (the page a release manager reads:
 /// the verdict, intervals against margins, latency CDFs; it stands alone).
 pub fn write_outputs(out: &Path, report: &ComparisonReport) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    super::run::create_dir(out)?;
     // The page links records relative to itself, so a report folder
     // uploaded with its arms (a CI artifact) keeps its links.
     let mut linked = report.clone();
@@ -71,8 +71,7 @@ pub fn write_outputs(out: &Path, report: &ComparisonReport) -> anyhow::Result<()
     for (name, text) in
         [("compare.json", report.to_json()), ("compare.md", markdown(report)), ("compare.html", html(&linked))]
     {
-        let path = out.join(name);
-        std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        super::run::write_file(&out.join(name), text)?;
     }
     Ok(())
 }

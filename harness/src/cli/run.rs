@@ -79,6 +79,16 @@ pub(super) fn create_out(out: &Path) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| format!("--out {}: cannot create the report folder: {e}", out.display()))
 }
 
+/// Writes a report file, naming it when it cannot be written.
+pub(super) fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    std::fs::write(path, contents).map_err(|e| anyhow::anyhow!("{}: cannot write it: {e}", path.display()))
+}
+
+/// Creates a report folder, naming it when it cannot be created.
+pub(super) fn create_dir(path: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", path.display()))
+}
+
 /// A released definition compiled into the binary, by `name@version` or
 /// `name` (the latest).
 pub(super) fn select_definition(id: &str) -> Result<Arc<AgentDefinition>, String> {

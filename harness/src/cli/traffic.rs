@@ -10,7 +10,7 @@ use voicegate_agent::AgentDefinition;
 use voicegate_agent::call_metrics::CallMetrics;
 
 use super::EXIT_USAGE;
-use super::run::{create_out, resolve, select_definition};
+use super::run::{create_dir, create_out, resolve, select_definition, write_file};
 use crate::audio::Corpus;
 use crate::metrics::{CALLS_FILE, write_calls};
 use crate::traffic::{CallRequest, CallResult, DEFAULT_PROFILE, Profile, run_calls};
@@ -88,15 +88,16 @@ pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
     let results = run_calls(&profile, &requests, &corpus, args.jobs);
     let records = out.join("records");
     if records.is_dir() {
-        std::fs::remove_dir_all(&records)?;
+        std::fs::remove_dir_all(&records)
+            .map_err(|e| anyhow::anyhow!("{}: cannot clear the old example records: {e}", records.display()))?;
     }
     let (mut calls, mut broken, mut examples) = (Vec::new(), Vec::new(), 0);
     for result in results {
         match result {
             CallResult::Done { metrics, failed_record } => {
                 if let Some(record) = failed_record.filter(|_| examples < EXAMPLE_RECORDS) {
-                    std::fs::create_dir_all(&records)?;
-                    std::fs::write(records.join(format!("{}.jsonl", metrics.call_id)), record.to_jsonl())?;
+                    create_dir(&records)?;
+                    write_file(&records.join(format!("{}.jsonl", metrics.call_id)), record.to_jsonl())?;
                     examples += 1;
                 }
                 calls.push(*metrics);
