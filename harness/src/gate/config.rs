@@ -199,7 +199,16 @@ impl GateConfig {
         let mut table: toml::Table = toml::from_str(text)?;
         let defaults = Self::default();
         for metric in Metric::ALL {
-            let Some(toml::Value::Table(given)) = table.get_mut(metric.key()) else { continue };
+            let key = metric.key();
+            let given = match table.get_mut(key) {
+                None => continue,
+                Some(toml::Value::Table(given)) => given,
+                Some(other) => {
+                    return Err(<toml::de::Error as serde::de::Error>::custom(format!(
+                        "{key} = {other}: expected a table, [{key}] with margin, weight and guarded"
+                    )));
+                }
+            };
             let guard = defaults.guard(metric);
             given.entry("margin").or_insert(toml::Value::Float(guard.margin));
             given.entry("weight").or_insert(toml::Value::Float(guard.weight));
@@ -307,6 +316,7 @@ mod tests {
             ),
             ("resamples = 100000000", "resamples = 100000000: expected at most 100000"),
             ("colour = 1", "unknown field `colour`"),
+            ("task_failure = 0.03", "task_failure = 0.03: expected a table, [task_failure] with margin"),
             (
                 "[p95_turn_latency]\nmargin = 0.1\nweight = 0.1\nguarded = false\n[error_rate]\nmargin = 0.02\nweight = 0\nguarded = false\n[task_failure]\nmargin = 0.02\nweight = 0\nguarded = false\n[p99_stop_latency]\nmargin = 0.1\nweight = 0\nguarded = false\n[truncation_failure]\nmargin = 0.1\nweight = 0\nguarded = false",
                 "no guarded metric",

@@ -84,7 +84,7 @@ pub fn read_calls(path: &Path) -> Result<Vec<CallMetrics>, MetricsError> {
             None => return Err(at("no \"schema\" field: expected a call-metrics line with \"schema\": 1".into())),
             Some(schema) => schema.as_u64().ok_or_else(|| {
                 at(format!(
-                    "\"schema\": {schema}: expected a whole number (this voicegate reads {CALL_METRICS_SCHEMA})"
+                    "\"schema\": {schema}: expected a schema version, a whole number from 1 (this voicegate reads {CALL_METRICS_SCHEMA})"
                 ))
             })?,
         };
@@ -153,7 +153,7 @@ mod tests {
             (&good.replace("\"error\":false", "\"error\":\"no\""), "not a call-metrics line"),
             (&good, "call_id \"a\" again (first on line 1)"),
             (&good.replace("\"schema\":1", "\"schema\":0"), "schema 0"),
-            (&good.replace("\"schema\":1", "\"schema\":1.0"), "\"schema\": 1.0: expected a whole number"),
+            (&good.replace("\"schema\":1", "\"schema\":1.0"), "\"schema\": 1.0: expected a schema version"),
             (&good.replace("\"word_error_rate\":0.0", "\"word_error_rate\":-3.0"), "word_error_rate = -3"),
         ];
         for (bad, expected) in cases {

@@ -350,7 +350,8 @@ impl Profile {
             .chain([("closing".to_string(), self.closing.say.as_str(), 0)]);
         for (field, say, own) in says {
             if let Some(first) = matching_rule(&rules, say).filter(|&first| first != own) {
-                let whose = if first == 0 { "the closing" } else { "another turn" };
+                // Rule k >= 1 is turn n - k.
+                let whose = if first == 0 { "the closing".to_string() } else { format!("turns[{}]", n - first) };
                 return Err(format!(
                     "{field}.say = \"{say}\": holds the trigger \"{}\" of {whose} (the LLM answers the first trigger it finds in what the caller says), so the call could not reach this turn; choose triggers found in their own say only",
                     rules[first].trigger
@@ -395,6 +396,15 @@ impl Profile {
                 accents.join(", ")
             )));
         }
+        let mut voices: Vec<String> = corpus.manifest().entries.iter().map(|e| e.variant.clone()).collect();
+        voices.sort();
+        voices.dedup();
+        if let Some(voice) = self.callers.voices.keys().find(|v| !voices.contains(v)) {
+            return Err(error(format!(
+                "callers.voices.{voice}: not a voice of the corpus (it has: {})",
+                voices.join(", ")
+            )));
+        }
         let mut phrases = vec![("closing.say".to_string(), self.closing.say.as_str())];
         for (i, intent) in self.intents.iter().enumerate() {
             for (j, turn) in intent.turns.iter().enumerate() {
@@ -428,6 +438,10 @@ mod tests {
         let profile = Profile::parse(short, "short-calls.toml").expect("valid");
         assert!(profile.intents.iter().all(|i| i.turns.len() == 1));
         profile.check_corpus(&corpus, "short-calls.toml").expect("every phrase recorded");
+        let unknown_voice = DEFAULT_PROFILE.replace("voices = { f = 50, m = 50 }", "voices = { x = 50 }");
+        let profile = Profile::parse(&unknown_voice, "p.toml").expect("parses");
+        let error = profile.check_corpus(&corpus, "p.toml").expect_err("no voice x").to_string();
+        assert!(error.contains("callers.voices.x: not a voice of the corpus (it has: f, m)"), "{error}");
     }
 
     #[test]
@@ -465,7 +479,7 @@ mod tests {
             (
                 "trigger = \"five six\"",
                 "trigger = \"order\"",
-                "intents[1] (order-status).turns[0].say = \"i would like to check my order please\": holds the trigger \"order\" of another turn",
+                "intents[1] (order-status).turns[0].say = \"i would like to check my order please\": holds the trigger \"order\" of turns[1]",
             ),
         ];
         for (from, to, expected) in cases {
