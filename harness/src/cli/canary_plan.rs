@@ -120,8 +120,9 @@ pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
     ] {
         let (p, smallest) = at(alpha)?;
         lines.push(format!(
-            "with {label} (one-sided alpha {alpha:.3}): power {} to detect {} over a {} baseline; smallest \
+            "with {label} (one-sided alpha {}): power {} to detect {} over a {} baseline; smallest \
              regression detected with {} power: {}",
+            if alpha >= 0.001 { format!("{alpha:.3}") } else { format!("{alpha:.1e}") },
             pct(p),
             pts(args.effect),
             pct(args.baseline),

@@ -77,8 +77,8 @@ pub fn looks(text: &str) -> Result<usize, String> {
 /// A bake's length in whole minutes of virtual time: the gate looks once
 /// a minute and decides at the last look, so 1 to [`MAX_LOOKS`] minutes.
 pub fn bake_minutes(text: &str) -> Result<f64, String> {
-    let value = positive(text)?;
-    if value.fract() != 0.0 || value > MAX_LOOKS as f64 {
+    let value = number(text)?;
+    if value.fract() != 0.0 || !(1.0..=MAX_LOOKS as f64).contains(&value) {
         return Err(format!(
             "expected a whole number of minutes from 1 to {MAX_LOOKS} (the gate looks once a minute and decides at \
              the last look), got {value}"
@@ -157,6 +157,7 @@ mod tests {
             looks("0").is_err() && looks("201").is_err() && looks("1000000000000").is_err() && looks("-1").is_err()
         );
         assert!(bake_minutes("10").is_ok() && bake_minutes("500").is_err() && bake_minutes("1.5").is_err());
+        assert!(bake_minutes("0").expect_err("no bake").contains("whole number of minutes from 1 to 200"));
         assert!(call_rate("1e300").is_err() && arm_ratio("1e300").is_err());
         assert!(call_rate("1e-300").expect_err("no traffic").contains("expected 1 to 100000 calls a minute"));
         assert!(how_many("0").is_err());
