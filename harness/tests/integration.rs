@@ -459,9 +459,10 @@ fn every_committed_regression_fixture_replays_bit_for_bit() {
 }
 
 #[test]
-fn an_out_that_cannot_be_a_folder_is_refused_as_usage() {
-    // Checked before the calls are placed (a canary's bake is minutes of
-    // work to lose); here, that it is refused and touches nothing.
+fn an_out_that_cannot_be_a_folder_is_refused_as_usage_before_any_call() {
+    // The binary's own message says the refusal came from the check made
+    // before any call: a late failure would be the operating system's
+    // bare "Not a directory", after the calls (a canary's whole bake).
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("a-file");
     std::fs::write(&file, "not a folder").expect("write");
@@ -476,9 +477,14 @@ fn an_out_that_cannot_be_a_folder_is_refused_as_usage() {
         vec!["canary", "run", "--stable", "support@1.1.0", "--canary", "support@1.2.0"],
         vec!["compare", "--stable", calls, "--canary", calls],
     ] {
-        let mut args = args.clone();
-        args.extend(["--out", out]);
-        assert_eq!(cli(&args), 2, "{args:?}");
+        let ran = std::process::Command::new(env!("CARGO_BIN_EXE_voicegate"))
+            .args(&args)
+            .args(["--out", out])
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        assert_eq!(ran.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&format!("--out {out}: cannot create the report folder")), "{args:?}: {stderr}");
     }
     assert_eq!(std::fs::read_to_string(&file).expect("read"), "not a folder", "the file is untouched");
 }
