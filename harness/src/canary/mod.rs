@@ -19,7 +19,7 @@ pub use bootstrap::{
     QuantileComparison, QuantileRatio, compare_quantiles, quantile, turns_needed,
 };
 pub use guard::{
-    DEFAULT_GUARD_ALPHA, DEFAULT_PRIOR_EVENTS, Guard, GuardConfig, GuardError, GuardReading, guard_e_value,
+    DEFAULT_GUARD_ALPHA, DEFAULT_RATE_RATIOS, Guard, GuardConfig, GuardError, GuardReading, guard_e_value,
 };
 pub use holm::weighted_holm;
 pub use permutation::{PermutationTest, quantile_harm_test};

@@ -207,6 +207,8 @@ impl Rollout<'_> {
         let (mut pending, mut stable, mut canary, mut broken) =
             (Vec::<Done>::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut routed, mut looks) = ((0u64, 0u64), Vec::new());
+        // Each arm's completed calls and errors, as the guard reads them.
+        let mut errors = (Count { events: 0, calls: 0 }, Count { events: 0, calls: 0 });
         let (mut decision, mut decided_by, mut decided_at, mut last_canary) = (None, DecidedBy::Nothing, None, None);
         let (mut judgement, mut last_fraction) = (None, 0.0);
         let mean_gap_ms = MINUTE_MS as f64 / plan.calls_per_minute.max(1e-9);
@@ -245,18 +247,14 @@ impl Rollout<'_> {
             pending.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then_with(|| a.metrics.call_id.cmp(&b.metrics.call_id)));
             let split = pending.partition_point(|d| d.at_ms <= now);
             for done in pending.drain(..split) {
-                match done.arm {
-                    Arm::Stable => stable.push(done.metrics),
-                    Arm::Canary => canary.push(done.metrics),
-                }
+                let (calls, count) = match done.arm {
+                    Arm::Stable => (&mut stable, &mut errors.0),
+                    Arm::Canary => (&mut canary, &mut errors.1),
+                };
+                *count = Count { events: count.events + u64::from(done.metrics.error), calls: count.calls + 1 };
+                calls.push(done.metrics);
                 if decision.is_none()
-                    && let Some(reading) = guard.as_mut().and_then(|g| {
-                        let count = |calls: &[CallMetrics]| Count {
-                            events: calls.iter().filter(|c| c.error).count() as u64,
-                            calls: calls.len() as u64,
-                        };
-                        g.observe(count(&stable), count(&canary)).ok()
-                    })
+                    && let Some(reading) = guard.as_mut().and_then(|g| g.observe(errors.0, errors.1).ok())
                     && reading.fired
                 {
                     decision = Some(Verdict::Rollback);
