@@ -41,15 +41,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME@VERSION")]
     pub canary: String,
     /// Calls a minute over both versions.
-    #[arg(long, default_value_t = 1000.0, value_parser = values::call_rate)]
+    #[arg(long, default_value_t = 1000.0, allow_negative_numbers = true, value_parser = values::call_rate)]
     pub rate: f64,
     /// Share of new calls the router sends to the canary.
-    #[arg(long, default_value_t = 0.1, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true, value_parser = values::open_unit)]
     pub share: f64,
     /// Bake length, whole minutes of virtual time (a look a minute).
-    #[arg(long, default_value_t = 10.0, value_parser = values::bake_minutes)]
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true, value_parser = values::bake_minutes)]
     pub bake: f64,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub seed: u64,
     /// The traffic profile (TOML); the shipped default if not given.
     #[arg(long)]
@@ -61,12 +61,12 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub canary_fault: Option<Fault>,
     /// Share of the canary's calls the fault hits (by a hash of the call id).
-    #[arg(long, default_value_t = 1.0, value_parser = values::unit)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = values::unit)]
     pub canary_fault_share: f64,
     /// The always-valid guard's alpha.
-    #[arg(long, default_value_t = 0.01, value_parser = values::alpha)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true, value_parser = values::alpha)]
     pub guard_alpha: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub jobs: usize,
     #[arg(long, default_value = "reports/canary")]
     pub out: PathBuf,

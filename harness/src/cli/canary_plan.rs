@@ -14,28 +14,28 @@ use crate::gate::{GateConfig, Metric};
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Stable's error rate (0.05 = 5%).
-    #[arg(long, default_value_t = 0.05, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = values::open_unit)]
     pub baseline: f64,
     /// Calls a minute over both versions.
-    #[arg(long, default_value_t = 1000.0, value_parser = values::call_rate)]
+    #[arg(long, default_value_t = 1000.0, allow_negative_numbers = true, value_parser = values::call_rate)]
     pub rate: f64,
     /// Share of calls to the canary.
-    #[arg(long, default_value_t = 0.1, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true, value_parser = values::open_unit)]
     pub share: f64,
     /// Bake length, minutes.
-    #[arg(long, default_value_t = 10.0, value_parser = values::plan_minutes)]
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true, value_parser = values::plan_minutes)]
     pub bake: f64,
     /// The regression to detect, as a rate (0.02 = +2 points).
-    #[arg(long, default_value_t = 0.02, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.02, allow_negative_numbers = true, value_parser = values::open_unit)]
     pub effect: f64,
     /// One-sided alpha of the rollback test.
-    #[arg(long, default_value_t = 0.05, value_parser = values::alpha)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = values::alpha)]
     pub alpha: f64,
     /// The power wanted.
-    #[arg(long, default_value_t = 0.8, value_parser = values::power)]
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true, value_parser = values::power)]
     pub power: f64,
     /// Looks during the bake (one a minute by default).
-    #[arg(long, default_value_t = 10, value_parser = values::looks)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = values::looks)]
     pub looks: usize,
 }
 
@@ -78,9 +78,12 @@ pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
             canary_calls * k
         ),
         format!(
-            "{} looks cost {:.3}x the calls of one test at the end (O'Brien-Fleming-type spending); with a real \
+            "{} cost{} {:.3}x the calls of one test at the end (O'Brien-Fleming-type spending); with a real \
              regression the bake stops after {:.2}x on average",
-            args.looks, cost.max_inflation, cost.expected_under_harm
+            super::stdout::counted(args.looks, "look"),
+            if args.looks == 1 { "s" } else { "" },
+            cost.max_inflation,
+            cost.expected_under_harm
         ),
     ];
     let at = |alpha: f64| -> Result<(f64, Option<f64>), String> {
@@ -169,5 +172,24 @@ mod tests {
         let lines = plan_lines(&args(400.0, 0.1, 10.0)).expect("a plan");
         assert!(lines[0].starts_with("400 calls a minute, 10.0% to the canary, 10-minute bake: 400 canary calls"));
         assert!(lines.iter().any(|l| l.contains("this bake cannot detect +2.00 points")), "{lines:?}");
+    }
+
+    #[test]
+    fn a_negative_number_reaches_its_check_instead_of_reading_as_a_flag() {
+        use clap::Parser;
+        for (args, expected) in [
+            (&["voicegate", "canary", "plan", "--baseline", "-0.1"][..], "strictly between 0 and 1, got -0.1"),
+            (&["voicegate", "canary", "plan", "--rate", "-400"][..], "-400"),
+            (&["voicegate", "run", "--seed", "-3"][..], "invalid value '-3' for '--seed"),
+        ] {
+            let error = crate::cli::Cli::try_parse_from(args).expect_err("refused").to_string();
+            assert!(error.contains(expected) && !error.contains("unexpected argument"), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn one_look_is_one_look() {
+        let lines = plan_lines(&PlanArgs { looks: 1, ..args(1000.0, 0.1, 10.0) }).expect("a plan");
+        assert!(lines[1].starts_with("1 look costs 1.000x"), "{}", lines[1]);
     }
 }

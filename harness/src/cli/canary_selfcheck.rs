@@ -29,22 +29,22 @@ pub struct SelfcheckArgs {
     /// given, `--pool` traffic calls of `--agent` are placed first.
     #[arg(long)]
     pub calls: Option<PathBuf>,
-    #[arg(long, default_value_t = 3000, value_parser = values::calls)]
+    #[arg(long, default_value_t = 3000, allow_negative_numbers = true, value_parser = values::calls)]
     pub pool: u64,
     #[arg(long, value_name = "NAME@VERSION", default_value = "support@1.1.0")]
     pub agent: String,
     /// Simulated comparisons of each kind.
-    #[arg(long, default_value_t = 1000, value_parser = values::how_many)]
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = values::how_many)]
     pub simulations: usize,
     /// Canary calls a bake plans for (stable gets `--stable-per-canary` times as many).
-    #[arg(long, default_value_t = 1000, value_parser = values::how_many)]
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = values::how_many)]
     pub canary_calls: usize,
-    #[arg(long, default_value_t = 9.0, value_parser = values::arm_ratio)]
+    #[arg(long, default_value_t = 9.0, allow_negative_numbers = true, value_parser = values::arm_ratio)]
     pub stable_per_canary: f64,
-    #[arg(long, default_value_t = 10, value_parser = values::looks)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = values::looks)]
     pub looks: usize,
     /// The injected regression: extra canary calls with an error (0.02 = +2 points).
-    #[arg(long, default_value_t = 0.02, value_parser = values::rate_rise)]
+    #[arg(long, default_value_t = 0.02, allow_negative_numbers = true, value_parser = values::rate_rise)]
     pub effect: f64,
     /// Guard only the error rate (with the whole alpha), as the plan assumes.
     #[arg(long)]
@@ -56,11 +56,11 @@ pub struct SelfcheckArgs {
     /// the gate config's, 2,000). 200 runs about ten times faster; the
     /// permutation test is then a little conservative (its p-value moves
     /// in steps of 1/201).
-    #[arg(long, value_parser = values::resamples)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::resamples)]
     pub resamples: Option<usize>,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub jobs: usize,
     #[arg(long)]
     pub corpus: Option<PathBuf>,
@@ -172,14 +172,14 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
     }
     let baseline = pool.iter().filter(|c| c.error).count() as f64 / pool.len() as f64;
     outln!(
-        "{} calls resampled (error rate {:.2}%); {} simulated bakes of each kind, {} canary and {} stable calls, {} looks, \
+        "{} calls resampled (error rate {:.2}%); {} simulated bakes of each kind, {} canary and {} stable calls, {}, \
          guarding {}",
         pool.len(),
         baseline * 100.0,
         args.simulations,
         args.canary_calls,
         stable_n,
-        args.looks,
+        super::stdout::counted(args.looks, "look"),
         config.guarded().iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
     );
     for (label, effect) in [("A/A (no difference)", 0.0), ("injected +effect", args.effect)] {

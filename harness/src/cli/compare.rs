@@ -29,7 +29,7 @@ pub struct CompareArgs {
     #[arg(long, default_value = "reports/compare")]
     pub out: PathBuf,
     /// Seed of the bootstrap: the same inputs and seed give the same report.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub seed: u64,
 }
 

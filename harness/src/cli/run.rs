@@ -24,13 +24,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub tags: Option<String>,
     /// The run's seed: the same seed gives the same audio, records and verdicts.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub seed: u64,
     /// Where reports go.
     #[arg(long, default_value = "reports/latest")]
     pub out: PathBuf,
     /// Parallel calls (default: one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub jobs: usize,
     /// The speech corpus folder.
     #[arg(long)]

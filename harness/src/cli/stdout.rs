@@ -28,3 +28,8 @@ macro_rules! outln {
 macro_rules! out {
     ($($arg:tt)*) => { $crate::cli::stdout::write(format_args!($($arg)*)) };
 }
+
+/// `n` and the noun, plural unless `n` is 1: "1 look", "10 looks".
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}

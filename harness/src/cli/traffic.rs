@@ -24,16 +24,16 @@ pub struct TrafficArgs {
     #[arg(long)]
     pub profile: Option<PathBuf>,
     /// How many calls.
-    #[arg(long, default_value_t = 1000, value_parser = super::values::calls)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1000, allow_negative_numbers = true, value_parser = super::values::calls)]
     pub calls: u64,
     /// The agent's released definition, `name@version` (default: the built-in reference).
     #[arg(long, value_name = "NAME@VERSION", default_value = "support@1.1.0")]
     pub agent: String,
     /// The run's seed: call i is the same call in every run with this seed.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub seed: u64,
     /// Parallel calls (default: one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub jobs: usize,
     /// Where `calls.jsonl` and example records go.
     #[arg(long, default_value = "reports/traffic")]
