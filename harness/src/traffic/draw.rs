@@ -154,19 +154,36 @@ pub fn draw_call(profile: &Profile, call_id: &str, definition: Arc<AgentDefiniti
     plan
 }
 
-/// The LLM double's rules for a call of `intent`: the closing first, then
-/// later turns before earlier ones (their triggers are the more specific).
-pub(super) fn llm_rules(closing: &Closing, intent: &Intent) -> Vec<LlmRule> {
+/// Whose trigger an LLM rule answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RuleOwner {
+    Closing,
+    /// The intent's turn at this index.
+    Turn(usize),
+}
+
+/// The LLM double's rules for a call of `intent`, each with whose it is:
+/// the closing first, then later turns before earlier ones (their
+/// triggers are the more specific).
+pub(super) fn owned_llm_rules(closing: &Closing, intent: &Intent) -> Vec<(RuleOwner, LlmRule)> {
     let end_call = ToolCall { name: "end_call".into(), arguments: serde_json::json!({}) };
-    let mut rules = vec![LlmRule { trigger: closing.trigger.clone(), reply: String::new(), tool: Some(end_call) }];
-    for turn in intent.turns.iter().rev() {
+    let mut rules = vec![(
+        RuleOwner::Closing,
+        LlmRule { trigger: closing.trigger.clone(), reply: String::new(), tool: Some(end_call) },
+    )];
+    for (j, turn) in intent.turns.iter().enumerate().rev() {
         let tool = turn.tool.as_ref().map(|t| ToolCall {
             name: t.name.clone(),
             arguments: serde_json::to_value(&t.arguments).unwrap_or_default(),
         });
-        rules.push(LlmRule { trigger: turn.trigger.clone(), reply: turn.reply.clone(), tool });
+        rules.push((RuleOwner::Turn(j), LlmRule { trigger: turn.trigger.clone(), reply: turn.reply.clone(), tool }));
     }
     rules
+}
+
+/// The LLM double's rules for a call of `intent` (see [`owned_llm_rules`]).
+pub(super) fn llm_rules(closing: &Closing, intent: &Intent) -> Vec<LlmRule> {
+    owned_llm_rules(closing, intent).into_iter().map(|(_, rule)| rule).collect()
 }
 
 #[cfg(test)]

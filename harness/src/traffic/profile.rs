@@ -12,10 +12,10 @@ use serde::Deserialize;
 
 use voicegate_agent::AgentDefinition;
 
-use super::draw::llm_rules;
+use super::draw::{RuleOwner, owned_llm_rules};
 use crate::audio::render::Background;
 use crate::audio::{Corpus, normalise_text};
-use crate::doubles::matching_rule;
+use crate::doubles::{LlmRule, matching_rule};
 pub const TRAFFIC_SCHEMA: u32 = 1;
 
 /// The profile shipped with voicegate, used when none is given.
@@ -339,19 +339,20 @@ impl Profile {
     /// found inside another turn's words (the double matches the first
     /// trigger it finds, the closing's first) would answer the wrong one.
     fn check_triggers_apart(&self, i: usize, intent: &Intent) -> Result<(), String> {
-        let rules = llm_rules(&self.closing, intent);
-        // `llm_rules` puts the closing first, then the turns last to first.
-        let n = intent.turns.len();
+        let (owners, rules): (Vec<RuleOwner>, Vec<LlmRule>) =
+            owned_llm_rules(&self.closing, intent).into_iter().unzip();
         let says = intent
             .turns
             .iter()
             .enumerate()
-            .map(|(j, t)| (format!("intents[{i}] ({}).turns[{j}]", intent.name), t.say.as_str(), n - j))
-            .chain([("closing".to_string(), self.closing.say.as_str(), 0)]);
+            .map(|(j, t)| (format!("intents[{i}] ({}).turns[{j}]", intent.name), t.say.as_str(), RuleOwner::Turn(j)))
+            .chain([("closing".to_string(), self.closing.say.as_str(), RuleOwner::Closing)]);
         for (field, say, own) in says {
-            if let Some(first) = matching_rule(&rules, say).filter(|&first| first != own) {
-                // Rule k >= 1 is turn n - k.
-                let whose = if first == 0 { "the closing".to_string() } else { format!("turns[{}]", n - first) };
+            if let Some(first) = matching_rule(&rules, say).filter(|&first| owners[first] != own) {
+                let whose = match owners[first] {
+                    RuleOwner::Closing => "the closing".to_string(),
+                    RuleOwner::Turn(j) => format!("turns[{j}]"),
+                };
                 return Err(format!(
                     "{field}.say = \"{say}\": holds the trigger \"{}\" of {whose} (the LLM answers the first trigger it finds in what the caller says), so the call could not reach this turn; choose triggers found in their own say only",
                     rules[first].trigger
