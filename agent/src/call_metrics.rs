@@ -45,6 +45,32 @@ pub struct StageMetrics {
     pub playout_ms: f64,
 }
 
+impl StageMetrics {
+    /// The whole wait: the stages add up to it.
+    pub fn total_ms(&self) -> f64 {
+        self.end_of_turn_ms
+            + self.stt_ms
+            + self.llm_first_token_ms
+            + self.first_sentence_ms
+            + self.tts_first_audio_ms
+            + self.playout_ms
+    }
+
+    /// One line for a report: each stage's share of the wait.
+    pub fn summary(&self) -> String {
+        format!(
+            "end of turn {:.0} + STT {:.0} + LLM first token {:.0} + first sentence {:.0} + TTS first audio {:.0} \
+             + playout {:.0} ms",
+            self.end_of_turn_ms,
+            self.stt_ms,
+            self.llm_first_token_ms,
+            self.first_sentence_ms,
+            self.tts_first_audio_ms,
+            self.playout_ms
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BargeInMetrics {

@@ -16,40 +16,9 @@ use serde::{Deserialize, Serialize};
 use super::truth::{CallTruth, Reply};
 use crate::record::{CallRecord, Event};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Stages {
-    pub end_of_turn_ms: f64,
-    pub stt_ms: f64,
-    pub llm_first_token_ms: f64,
-    /// From the LLM's first token to the TTS request of the first sentence.
-    pub first_sentence_ms: f64,
-    pub tts_first_audio_ms: f64,
-    pub playout_ms: f64,
-}
-
-impl Stages {
-    pub fn total_ms(&self) -> f64 {
-        self.end_of_turn_ms
-            + self.stt_ms
-            + self.llm_first_token_ms
-            + self.first_sentence_ms
-            + self.tts_first_audio_ms
-            + self.playout_ms
-    }
-
-    pub fn summary(&self) -> String {
-        format!(
-            "end of turn {:.0} + STT {:.0} + LLM first token {:.0} + first sentence {:.0} + TTS first audio {:.0} \
-             + playout {:.0} ms",
-            self.end_of_turn_ms,
-            self.stt_ms,
-            self.llm_first_token_ms,
-            self.first_sentence_ms,
-            self.tts_first_audio_ms,
-            self.playout_ms
-        )
-    }
-}
+/// Where a turn's wait went: the per-call metrics' own type, so a report's
+/// stages and `calls.jsonl`'s are one shape.
+pub use voicegate_agent::call_metrics::StageMetrics as Stages;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TurnReport {

@@ -3,12 +3,12 @@
 //! doubles saw, never from the agent's account of itself.
 
 use voicegate_agent::call_metrics::{
-    BargeInMetrics, CALL_METRICS_SCHEMA, CallMetrics, MetricsSource, Segment, StageMetrics, TurnMetrics,
+    BargeInMetrics, CALL_METRICS_SCHEMA, CallMetrics, MetricsSource, Segment, TurnMetrics,
 };
 use voicegate_agent::services::Role;
 
 use crate::audio::normalise_text;
-use crate::checks::{CallReport, CallTruth, FindingKind, Stages};
+use crate::checks::{CallReport, CallTruth, FindingKind};
 use crate::record::{CallGoal, CallRecord, Event};
 
 /// Noise bands of the report's segments, by SNR.
@@ -49,17 +49,6 @@ fn edit_distance(a: &[String], b: &[String]) -> usize {
 fn from_prompt(response: &str, prompt: &str) -> bool {
     let (response, prompt) = (words(response), words(prompt));
     !response.is_empty() && contains_run(&prompt, &response)
-}
-
-fn stage_metrics(stages: &Stages) -> StageMetrics {
-    StageMetrics {
-        end_of_turn_ms: stages.end_of_turn_ms,
-        stt_ms: stages.stt_ms,
-        llm_first_token_ms: stages.llm_first_token_ms,
-        first_sentence_ms: stages.first_sentence_ms,
-        tts_first_audio_ms: stages.tts_first_audio_ms,
-        playout_ms: stages.playout_ms,
-    }
 }
 
 /// The task is done when the caller heard every goal reply whole and
@@ -127,11 +116,7 @@ pub fn call_metrics(record: &CallRecord, report: &CallReport, agent_version: &st
         error: false,
         error_kinds: Vec::new(),
         reprompts: reprompt.map_or(0, |prompt| played.iter().filter(|r| from_prompt(&r.text, &prompt)).count() as u32),
-        turns: report
-            .turns
-            .iter()
-            .map(|t| TurnMetrics { latency_ms: t.latency_ms, stages: t.stages.as_ref().map(stage_metrics) })
-            .collect(),
+        turns: report.turns.iter().map(|t| TurnMetrics { latency_ms: t.latency_ms, stages: t.stages }).collect(),
         barge_ins: report
             .barge_ins
             .iter()
