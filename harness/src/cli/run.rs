@@ -76,7 +76,14 @@ pub(super) fn resolve(path: &Path, fallback: &str) -> PathBuf {
 /// Creates the report folder `--out` names before any work is done, so a
 /// path that cannot be a folder is refused at once, by name.
 pub(super) fn create_out(out: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("--out {}: cannot create the report folder: {e}", out.display()))
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("--out {}: cannot create the report folder: {e}", out.display()))?;
+    // A folder that exists but cannot be written (read-only, another
+    // user's) fails here, before any call, not when the reports are due.
+    let probe = out.join(format!(".voicegate-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("--out {}: cannot write in the report folder: {e}", out.display()))
 }
 
 /// Writes a report file, naming it when it cannot be written.
@@ -175,4 +182,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_out_folder_that_cannot_be_written_is_refused_before_any_call() {
+        // A read-only folder would be the natural case, but root (as in CI
+        // containers) writes there anyway; /proc/self is a folder in which
+        // no one can create a file.
+        let folder = Path::new("/proc/self");
+        if !folder.is_dir() {
+            println!("skipped: no /proc/self on this system to stand for an unwritable folder");
+            return;
+        }
+        let error = create_out(folder).expect_err("unwritable");
+        assert!(error.starts_with("--out /proc/self: cannot write in the report folder"), "{error}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        create_out(dir.path()).expect("a writable folder");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0, "the check leaves nothing behind");
+    }
 }
