@@ -2,7 +2,9 @@
 //! one JSON object a line). The harness fills every field from what it
 //! observed; the served agent logs the same shape as `call.completed` with
 //! the fields it can know itself (the others are `null`), so the gate also
-//! works on production traffic. The schema is documented in
+//! works on production traffic. Every field must be present on a line
+//! (`null` where unknown): a line that lacks one is refused, never read as
+//! "unknown" or zero. The schema is documented in
 //! `reports/README.md`; a field is added only with a new `schema`.
 
 use serde::{Deserialize, Serialize};
@@ -26,9 +28,10 @@ pub enum MetricsSource {
 pub struct TurnMetrics {
     /// From the end of the caller's speech to the first agent sample heard
     /// (harness), or to the first audio sent (agent); `None`: unanswered.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub latency_ms: Option<f64>,
     /// The stages of that wait, when known.
-    #[serde(default)]
+    #[serde(deserialize_with = "Option::deserialize")]
     pub stages: Option<StageMetrics>,
 }
 
@@ -80,6 +83,7 @@ pub struct BargeInMetrics {
     pub stop_latency_ms: f64,
     /// The history kept exactly the words the caller heard; `None` when
     /// the measurer cannot know (the agent cannot).
+    #[serde(deserialize_with = "Option::deserialize")]
     pub truncation_ok: Option<bool>,
 }
 
@@ -87,10 +91,14 @@ pub struct BargeInMetrics {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Segment {
+    #[serde(deserialize_with = "Option::deserialize")]
     pub accent: Option<String>,
     /// `none`, or the noise kind with its SNR band, e.g. `babble 10-20 dB`.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub noise: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub phone: Option<bool>,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub intent: Option<String>,
 }
 
@@ -105,9 +113,11 @@ pub struct CallMetrics {
     pub source: MetricsSource,
     /// When the call started, ms on the run's clock (a traffic run's or a
     /// canary's virtual time); `None` when not known.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub started_ms: Option<u64>,
     pub duration_ms: u64,
     /// The flow reached its goal (not merely "no error"); `None`: unknown.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub task_completed: Option<bool>,
     /// The caller noticed an error: a provider failure, a fallback spoken,
     /// a dropped call.
@@ -115,7 +125,6 @@ pub struct CallMetrics {
     /// What the errors were (`llm_fallback`, `cannot_do`, `dropped`, ...).
     pub error_kinds: Vec<String>,
     /// Times the caller heard the agent say it did not understand.
-    #[serde(default)]
     pub reprompts: u32,
     pub turns: Vec<TurnMetrics>,
     pub barge_ins: Vec<BargeInMetrics>,
@@ -123,13 +132,13 @@ pub struct CallMetrics {
     pub false_barge_ins: u32,
     /// Word error rate of the agent's user turns against what the caller
     /// said; `None` when the measurer cannot know.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub word_error_rate: Option<f64>,
     /// Another tenant's data or configuration seen in this call.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub isolation_violations: Option<u32>,
     /// The kinds of every finding of the call's checks (harness only).
-    #[serde(default)]
     pub findings: Vec<String>,
-    #[serde(default)]
     pub segment: Segment,
 }
 

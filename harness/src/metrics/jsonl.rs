@@ -36,13 +36,18 @@ pub fn write_calls(path: &Path, calls: &[CallMetrics]) -> Result<(), MetricsErro
     file.flush().map_err(error)
 }
 
+/// The longest duration a call's metrics may hold: a day, in ms. Beyond
+/// it a value is a unit mistake or garbage, and would swamp any quantile.
+const MAX_MS: f64 = 86_400_000.0;
+
 /// Values a call's metrics cannot have.
 fn check(call: &CallMetrics) -> Result<(), String> {
     let latency = |field: &str, v: f64| {
-        if v.is_finite() && v >= 0.0 {
+        if v.is_finite() && (0.0..=MAX_MS).contains(&v) {
             Ok(())
         } else {
-            Err(format!("{field} = {v}: expected a duration of 0 ms or more"))
+            let shown = if v.abs() >= 1e12 { format!("{v:e}") } else { format!("{v}") };
+            Err(format!("{field} = {shown}: expected a duration from 0 ms to a day ({MAX_MS} ms)"))
         }
     };
     if call.schema == 0 {
@@ -51,9 +56,28 @@ fn check(call: &CallMetrics) -> Result<(), String> {
     if call.call_id.trim().is_empty() || call.agent_version.trim().is_empty() {
         return Err("call_id and agent_version must not be empty".into());
     }
+    latency("duration_ms", call.duration_ms as f64)?;
+    if call.error == call.error_kinds.is_empty() {
+        return Err(format!(
+            "error = {} with error_kinds = {:?}: an error names its kinds, and kinds mean an error",
+            call.error, call.error_kinds
+        ));
+    }
     for (i, turn) in call.turns.iter().enumerate() {
         if let Some(ms) = turn.latency_ms {
             latency(&format!("turns[{i}].latency_ms"), ms)?;
+        }
+        if let Some(stages) = &turn.stages {
+            for (name, ms) in [
+                ("end_of_turn_ms", stages.end_of_turn_ms),
+                ("stt_ms", stages.stt_ms),
+                ("llm_first_token_ms", stages.llm_first_token_ms),
+                ("first_sentence_ms", stages.first_sentence_ms),
+                ("tts_first_audio_ms", stages.tts_first_audio_ms),
+                ("playout_ms", stages.playout_ms),
+            ] {
+                latency(&format!("turns[{i}].stages.{name}"), ms)?;
+            }
         }
     }
     for (i, b) in call.barge_ins.iter().enumerate() {
@@ -113,12 +137,14 @@ pub fn read_calls(path: &Path) -> Result<Vec<CallMetrics>, MetricsError> {
 
 #[cfg(test)]
 mod tests {
-    use voicegate_agent::call_metrics::MetricsSource;
+    use voicegate_agent::call_metrics::{BargeInMetrics, MetricsSource, TurnMetrics};
 
     use super::*;
 
     fn call(id: &str) -> CallMetrics {
         CallMetrics {
+            turns: vec![TurnMetrics { latency_ms: Some(900.0), stages: None }],
+            barge_ins: vec![BargeInMetrics { stop_latency_ms: 200.0, truncation_ok: Some(true) }],
             started_ms: Some(0),
             duration_ms: 12_000,
             task_completed: Some(true),
@@ -155,6 +181,20 @@ mod tests {
             (&good.replace("\"schema\":1", "\"schema\":0"), "schema 0"),
             (&good.replace("\"schema\":1", "\"schema\":1.0"), "\"schema\": 1.0: expected a schema version"),
             (&good.replace("\"word_error_rate\":0.0", "\"word_error_rate\":-3.0"), "word_error_rate = -3"),
+            // Every field is required, `null` where unknown: a missing one
+            // is never read as unknown or zero.
+            (&good.replace(",\"started_ms\":0", ""), "missing field `started_ms`"),
+            (&good.replace(",\"reprompts\":0", ""), "missing field `reprompts`"),
+            (&good.replace(",\"isolation_violations\":null", ""), "missing field `isolation_violations`"),
+            (&good.replace(",\"findings\":[]", ""), "missing field `findings`"),
+            (&good.replace("\"turns\":[{\"latency_ms\":900.0,", "\"turns\":[{"), "missing field `latency_ms`"),
+            (&good.replace(",\"stages\":null", ""), "missing field `stages`"),
+            (&good.replace(",\"truncation_ok\":true", ""), "missing field `truncation_ok`"),
+            (&good.replace("\"accent\":null,", ""), "missing field `accent`"),
+            (&good.replace("\"latency_ms\":900.0", "\"latency_ms\":1e308"), "turns[0].latency_ms = 1e308"),
+            (&good.replace("\"duration_ms\":12000", "\"duration_ms\":99999999999"), "duration_ms = 99999999999"),
+            (&good.replace("\"error_kinds\":[]", "\"error_kinds\":[\"dropped\"]"), "error = false with error_kinds"),
+            (&good.replace("\"error\":false", "\"error\":true"), "error = true with error_kinds = []"),
         ];
         for (bad, expected) in cases {
             let (_dir, path) = written(&[good.clone(), bad.to_string()]);
