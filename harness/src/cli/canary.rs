@@ -87,11 +87,26 @@ pub(super) fn gate_config(path: Option<&std::path::Path>) -> Result<GateConfig, 
     path.map(GateConfig::load).transpose().map(Option::unwrap_or_default)
 }
 
+/// What `canary run` writes in `--out`.
+const CANARY_OUTPUTS: &[&str] = &[
+    "stable/",
+    "canary/",
+    "after-decision/",
+    "decisions.jsonl",
+    "canary.json",
+    "canary.md",
+    "canary.html",
+    "compare.json",
+    "compare.md",
+    "compare.html",
+];
+
 fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
     let corpus = Corpus::load(&args.corpus.clone().unwrap_or_else(Corpus::default_dir))?;
     let out = resolve(&args.out, "reports/canary");
     let inputs = (|| {
-        create_out(&out)?;
+        super::canary_plan::both_arms_get_calls(args.rate, args.share, args.bake)?;
+        create_out(&out, CANARY_OUTPUTS)?;
         let stable = select_definition(&args.stable).map_err(|e| format!("--stable: {e}"))?;
         let canary = select_definition(&args.canary).map_err(|e| format!("--canary: {e}"))?;
         let profile = load_profile(args.profile.as_deref(), &corpus, &[&stable, &canary])?;
@@ -106,6 +121,8 @@ fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
         }
     };
     let plan = RolloutPlan {
+        stable_version: stable.id(),
+        canary_version: canary.id(),
         calls_per_minute: args.rate,
         canary_share: args.share,
         bake_minutes: args.bake,
@@ -150,8 +167,18 @@ fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
 }
 
 fn write_rollout(out: &std::path::Path, outcome: &RolloutOutcome, config: &GateConfig) -> anyhow::Result<()> {
-    for (arm, calls) in [("stable", &outcome.stable), ("canary", &outcome.canary)] {
-        write_calls(&out.join(arm).join(CALLS_FILE), calls)?;
+    // Each arm's folder holds the calls the last judgement saw, so
+    // `voicegate compare stable canary` reads what `compare.*` shows; the
+    // calls that completed after it are kept apart.
+    let (s, c) = outcome.judged;
+    for (arm, calls, judged) in [("stable", &outcome.stable, s), ("canary", &outcome.canary, c)] {
+        write_calls(&out.join(arm).join(CALLS_FILE), &calls[..judged])?;
+        let later = out.join("after-decision").join(arm).join(CALLS_FILE);
+        if judged < calls.len() {
+            write_calls(&later, &calls[judged..])?;
+        } else if later.exists() {
+            std::fs::remove_file(&later).map_err(|e| anyhow::anyhow!("{}: cannot remove it: {e}", later.display()))?;
+        }
     }
     let decisions: String =
         outcome.looks.iter().map(|l| serde_json::to_string(l).expect("a look serialises") + "\n").collect();
@@ -163,6 +190,8 @@ fn write_rollout(out: &std::path::Path, outcome: &RolloutOutcome, config: &GateC
         "decided_at_minute": outcome.decided_at_minute,
         "last_canary_call_minute": outcome.last_canary_call_minute,
         "canary_exposed": outcome.canary_exposed,
+        "judged_calls": { "stable": s, "canary": c },
+        "completed_calls": { "stable": outcome.stable.len(), "canary": outcome.canary.len() },
         "looks": outcome.looks,
         "broken": outcome.broken,
     });
@@ -170,12 +199,13 @@ fn write_rollout(out: &std::path::Path, outcome: &RolloutOutcome, config: &GateC
     write_file(&out.join("canary.md"), crate::gate::rollout_markdown(outcome))?;
     write_file(&out.join("canary.html"), crate::gate::rollout_html(outcome))?;
     if let Some(judgement) = &outcome.judgement {
+        let (stable, canary) = (&outcome.stable[..s], &outcome.canary[..c]);
         let version = |calls: &[voicegate_agent::call_metrics::CallMetrics], path: &str| {
             ArmInfo::of(&out.join(path).join(CALLS_FILE), calls)
         };
         let report = ComparisonReport::new(
-            (version(&outcome.stable, "stable"), &outcome.stable),
-            (version(&outcome.canary, "canary"), &outcome.canary, examples(&outcome.canary, None, 10)),
+            (version(stable, "stable"), stable),
+            (version(canary, "canary"), canary, examples(canary, None, 10)),
             config,
             judgement.clone(),
             outcome.plan.seed,

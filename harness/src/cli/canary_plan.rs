@@ -39,6 +39,21 @@ pub struct PlanArgs {
     pub looks: usize,
 }
 
+/// `Err` when a bake of `rate` calls a minute split `share` to the canary
+/// expects under one call in either arm: no plan, and no rollout.
+pub(super) fn both_arms_get_calls(rate: f64, share: f64, bake: f64) -> Result<(), String> {
+    let traffic = Traffic { calls_per_minute: rate, canary_share: share };
+    let canary_calls = traffic.canary_calls(bake);
+    let stable_calls = canary_calls * traffic.stable_per_canary();
+    if canary_calls < 1.0 || stable_calls < 1.0 {
+        return Err(format!(
+            "--rate {rate} for --bake {bake} minutes with --share {share} gives {canary_calls:.2} canary and \
+             {stable_calls:.2} stable calls: each arm needs at least one call"
+        ));
+    }
+    Ok(())
+}
+
 /// The plan, as lines of text; `Err` names the bad argument.
 pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
     if args.baseline + args.effect >= 1.0 {
@@ -47,20 +62,10 @@ pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
             args.baseline, args.effect
         ));
     }
+    both_arms_get_calls(args.rate, args.share, args.bake)?;
     let traffic = Traffic { calls_per_minute: args.rate, canary_share: args.share };
     let k = traffic.stable_per_canary();
     let canary_calls = traffic.canary_calls(args.bake);
-    if canary_calls < 1.0 || canary_calls * k < 1.0 {
-        return Err(format!(
-            "--rate {} for --bake {} minutes with --share {} gives {:.2} canary and {:.2} stable calls: each arm \
-             needs at least one call",
-            args.rate,
-            args.bake,
-            args.share,
-            canary_calls,
-            canary_calls * k
-        ));
-    }
     let cost = sequential_cost(args.alpha, args.power, &equally_spaced_fractions(args.looks.max(1)))
         .map_err(|e| e.to_string())?;
     // A sequential design of n calls has about the power of a single test
@@ -70,10 +75,14 @@ pub fn plan_lines(args: &PlanArgs) -> Result<Vec<String>, String> {
     let pts = |v: f64| format!("{:+.2} points", v * 100.0);
     let mut lines = vec![
         format!(
-            "{:.0} calls a minute, {} to the canary, {:.0}-minute bake: {:.0} canary calls against {:.0} stable",
-            args.rate,
-            pct(args.share),
-            args.bake,
+            "{}: {:.0} canary calls against {:.0} stable",
+            crate::gate::RolloutPlan {
+                calls_per_minute: args.rate,
+                canary_share: args.share,
+                bake_minutes: args.bake,
+                ..Default::default()
+            }
+            .traffic_line(),
             canary_calls,
             canary_calls * k
         ),
@@ -170,7 +179,7 @@ mod tests {
             assert!(error.contains("each arm needs at least one call"), "{error}");
         }
         let lines = plan_lines(&args(400.0, 0.1, 10.0)).expect("a plan");
-        assert!(lines[0].starts_with("400 calls a minute, 10.0% to the canary, 10-minute bake: 400 canary calls"));
+        assert!(lines[0].starts_with("400 calls a minute, 10% to the canary, 10-minute bake: 400 canary calls"));
         assert!(lines.iter().any(|l| l.contains("this bake cannot detect +2.00 points")), "{lines:?}");
     }
 

@@ -29,9 +29,10 @@ pub struct SelfcheckArgs {
     /// given, `--pool` traffic calls of `--agent` are placed first.
     #[arg(long)]
     pub calls: Option<PathBuf>,
-    #[arg(long, default_value_t = 3000, allow_negative_numbers = true, value_parser = values::calls)]
+    #[arg(long, default_value_t = 3000, allow_negative_numbers = true, value_parser = values::calls, conflicts_with = "calls")]
     pub pool: u64,
-    #[arg(long, value_name = "NAME@VERSION", default_value = "support@1.1.0")]
+    /// The version whose fresh traffic calls make the pool (not with `--calls`).
+    #[arg(long, value_name = "NAME@VERSION", default_value = "support@1.1.0", conflicts_with = "calls")]
     pub agent: String,
     /// Simulated comparisons of each kind.
     #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = values::how_many)]
@@ -123,12 +124,18 @@ pub fn resample(pool: &[CallMetrics], n: usize, effect: f64, rng: &mut Rng) -> V
         .collect()
 }
 
+/// Fewer calls than this cannot stand for a traffic mix: a bake resampled
+/// from them measures the pool, not the gate.
+const MIN_POOL: usize = 100;
+
 fn pool(args: &SelfcheckArgs) -> Result<Vec<CallMetrics>, String> {
     if let Some(path) = &args.calls {
-        return read_calls(path).map_err(|e| e.to_string());
+        let calls = read_calls(path).map_err(|e| e.to_string())?;
+        super::compare::one_version("--calls", path, &calls)?;
+        return Ok(calls);
     }
     let corpus = Corpus::load(&args.corpus.clone().unwrap_or_else(Corpus::default_dir)).map_err(|e| e.to_string())?;
-    let definition: Arc<_> = select_definition(&args.agent)?;
+    let definition: Arc<_> = select_definition(&args.agent).map_err(|e| format!("--agent: {e}"))?;
     let profile = load_profile(None, &corpus, &[&definition])?;
     let requests = CallRequest::run_of(args.seed, args.pool, &definition);
     Ok(run_calls(&profile, &requests, &corpus, args.jobs)
@@ -150,9 +157,13 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
         }
     };
     let pool = match pool(&args) {
-        Ok(pool) if !pool.is_empty() => pool,
-        Ok(_) => {
-            eprintln!("error: no calls to resample");
+        Ok(pool) if pool.len() >= MIN_POOL => pool,
+        Ok(pool) => {
+            eprintln!(
+                "error: {} to resample: a selfcheck needs at least {MIN_POOL} real calls to stand for traffic \
+                 (the default pool is 3000)",
+                super::stdout::counted(pool.len(), "call")
+            );
             return Ok(EXIT_USAGE);
         }
         Err(message) => {
@@ -182,7 +193,8 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
         super::stdout::counted(args.looks, "look"),
         config.guarded().iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
     );
-    for (label, effect) in [("A/A (no difference)", 0.0), ("injected +effect", args.effect)] {
+    let injected = format!("injected {:+.2} points of errors", args.effect * 100.0);
+    for (label, effect) in [("A/A (no difference)", 0.0), (injected.as_str(), args.effect)] {
         let mut rollbacks = 0u64;
         let mut calls_at_rollback = Vec::new();
         let mut by_metric: BTreeMap<Metric, u64> = BTreeMap::new();
@@ -205,9 +217,12 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
         let count = Count { events: rollbacks, calls: args.simulations as u64 };
         let (low, high) = wilson(count, 0.025);
         let mean_calls = if calls_at_rollback.is_empty() {
-            0.0
+            "no rollback".to_string()
         } else {
-            calls_at_rollback.iter().sum::<f64>() / calls_at_rollback.len() as f64
+            format!(
+                "mean canary calls at a rollback {:.0}",
+                calls_at_rollback.iter().sum::<f64>() / calls_at_rollback.len() as f64
+            )
         };
         let what = if effect == 0.0 {
             "false-rollback rate".to_string()
@@ -215,7 +230,7 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
             format!("power at {:+.1} points", effect * 100.0)
         };
         outln!(
-            "{label}: {what} {:.1}% ({rollbacks}/{}; 95% CI {:.1}% to {:.1}%); mean canary calls at a rollback {mean_calls:.0}",
+            "{label}: {what} {:.1}% ({rollbacks}/{}; 95% CI {:.1}% to {:.1}%); {mean_calls}",
             count.rate() * 100.0,
             args.simulations,
             low * 100.0,

@@ -89,6 +89,27 @@ fn relative_to(base: &Path, target: &Path) -> PathBuf {
     path
 }
 
+/// An arm is one agent version, measured one way: `Err` names the flag and
+/// the file when `calls` mix versions or measurers.
+pub(super) fn one_version(flag: &str, path: &Path, calls: &[CallMetrics]) -> Result<(), String> {
+    let versions: BTreeSet<&str> = calls.iter().map(|c| c.agent_version.as_str()).collect();
+    if versions.len() > 1 {
+        return Err(format!(
+            "{flag} {}: calls of {} agent versions ({}); an arm is one version",
+            path.display(),
+            versions.len(),
+            versions.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if calls.iter().map(|c| c.source).collect::<BTreeSet<_>>().len() > 1 {
+        return Err(format!(
+            "{flag} {}: calls measured both by the harness and by the agent; an arm is measured one way",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Why two arms cannot be compared, if they cannot: the same file twice,
 /// an arm mixing agent versions, or calls of different kinds (scenario
 /// calls have no task goal, traffic calls do).
@@ -104,15 +125,7 @@ fn comparable(args: &CompareArgs, stable: &[CallMetrics], canary: &[CallMetrics]
         ));
     }
     for (flag, path, calls) in [("--stable", &args.stable, stable), ("--canary", &args.canary, canary)] {
-        let versions: BTreeSet<&str> = calls.iter().map(|c| c.agent_version.as_str()).collect();
-        if versions.len() > 1 {
-            return Err(format!(
-                "{flag} {}: calls of {} agent versions ({}); an arm is one version",
-                path.display(),
-                versions.len(),
-                versions.into_iter().collect::<Vec<_>>().join(", ")
-            ));
-        }
+        one_version(flag, path, calls)?;
     }
     let sources = |calls: &[CallMetrics]| calls.iter().map(|c| c.source).collect::<BTreeSet<_>>();
     if sources(stable) != sources(canary) {
@@ -162,7 +175,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
-    if let Err(message) = super::run::create_out(&args.out) {
+    if let Err(message) = super::run::create_out(&args.out, &["compare.json", "compare.md", "compare.html"]) {
         eprintln!("error: {message}");
         return Ok(EXIT_USAGE);
     }

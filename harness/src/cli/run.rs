@@ -75,9 +75,24 @@ pub(super) fn resolve(path: &Path, fallback: &str) -> PathBuf {
 
 /// Creates the report folder `--out` names before any work is done, so a
 /// path that cannot be a folder is refused at once, by name.
-pub(super) fn create_out(out: &Path) -> Result<(), String> {
+/// `names` are the reports the command writes in it (a trailing `/` marks
+/// a folder): one already there as the other kind is refused now too.
+pub(super) fn create_out(out: &Path, names: &[&str]) -> Result<(), String> {
     std::fs::create_dir_all(out)
         .map_err(|e| format!("--out {}: cannot create the report folder: {e}", out.display()))?;
+    for name in names {
+        let (name, folder) = name.strip_suffix('/').map_or((*name, false), |n| (n, true));
+        let path = out.join(name);
+        let wrong = if folder { path.exists() && !path.is_dir() } else { path.is_dir() };
+        if wrong {
+            return Err(format!(
+                "--out {}: {name} is there as a {}, where this command writes its {}",
+                out.display(),
+                if folder { "file" } else { "folder" },
+                if folder { "folder" } else { "file" }
+            ));
+        }
+    }
     // A folder that exists but cannot be written (read-only, another
     // user's) fails here, before any call, not when the reports are due.
     let probe = out.join(format!(".voicegate-write-check-{}", std::process::id()));
@@ -96,17 +111,25 @@ pub(super) fn create_dir(path: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(path).map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", path.display()))
 }
 
-/// A released definition compiled into the binary, by `name@version` or
-/// `name` (the latest).
+/// A released definition compiled into the binary, by `name@version`. A
+/// bare name is refused rather than read as "the latest": a gate that
+/// compares versions must name them, or `--stable support` quietly becomes
+/// the canary's own version.
 pub(super) fn select_definition(id: &str) -> Result<Arc<AgentDefinition>, String> {
     let registry = DefinitionRegistry::embedded()
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+    if !id.contains('@') {
+        let known: Vec<String> = registry.all().map(|l| l.definition.id()).collect();
+        return Err(format!("{id:?}: expected name@version, one of: {}", known.join(", ")));
+    }
     registry.select(id)
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
-    let tags = match create_out(&args.out).and_then(|()| args.tags.as_deref().map(TagExpr::parse).transpose()) {
+    let tags = match create_out(&args.out, &["report.json", "junit.xml", "summary.md", "records/", "fixtures/"])
+        .and_then(|()| args.tags.as_deref().map(TagExpr::parse).transpose())
+    {
         Ok(tags) => tags,
         Err(message) => {
             eprintln!("error: {message}");
@@ -129,13 +152,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
-    let definition = match args.agent.as_deref().map(select_definition).transpose() {
-        Ok(definition) => definition,
-        Err(message) => {
-            eprintln!("error: --agent: {message}");
-            return Ok(EXIT_USAGE);
-        }
-    };
+    let definition =
+        match args.agent.as_deref().map(|id| select_definition(id).map_err(|e| format!("--agent: {e}"))).transpose() {
+            Ok(definition) => definition,
+            Err(message) => {
+                eprintln!("error: --agent: {message}");
+                return Ok(EXIT_USAGE);
+            }
+        };
     let options = RunOptions { seed: args.seed, jobs: args.jobs, fault: args.agent_fault, definition };
     let mut results = match run_scenarios(&scenarios, &corpus, &options) {
         Ok(results) => results,
@@ -198,10 +222,16 @@ mod tests {
             println!("skipped: no /proc/self on this system to stand for an unwritable folder");
             return;
         }
-        let error = create_out(folder).expect_err("unwritable");
+        let error = create_out(folder, &[]).expect_err("unwritable");
         assert!(error.starts_with("--out /proc/self: cannot write in the report folder"), "{error}");
         let dir = tempfile::tempdir().expect("temp dir");
-        create_out(dir.path()).expect("a writable folder");
+        create_out(dir.path(), &[]).expect("a writable folder");
         assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0, "the check leaves nothing behind");
+        std::fs::create_dir(dir.path().join("calls.jsonl")).expect("mkdir");
+        std::fs::write(dir.path().join("records"), "").expect("write");
+        let error = create_out(dir.path(), &["calls.jsonl"]).expect_err("a folder where a file goes");
+        assert!(error.ends_with("calls.jsonl is there as a folder, where this command writes its file"), "{error}");
+        let error = create_out(dir.path(), &["records/"]).expect_err("a file where a folder goes");
+        assert!(error.ends_with("records is there as a file, where this command writes its folder"), "{error}");
     }
 }

@@ -74,9 +74,11 @@ pub fn run(args: TrafficArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
     let out = resolve(&args.out, "reports/traffic");
-    let inputs = create_out(&out).and_then(|()| select_definition(&args.agent)).and_then(|definition| {
-        load_profile(args.profile.as_deref(), &corpus, &[&definition]).map(|profile| (profile, definition))
-    });
+    let inputs = create_out(&out, &["calls.jsonl", "records/"])
+        .and_then(|()| select_definition(&args.agent).map_err(|e| format!("--agent: {e}")))
+        .and_then(|definition| {
+            load_profile(args.profile.as_deref(), &corpus, &[&definition]).map(|profile| (profile, definition))
+        });
     let (profile, definition) = match inputs {
         Ok(inputs) => inputs,
         Err(message) => {

@@ -83,7 +83,15 @@ pub fn examples(canary: &[CallMetrics], records: Option<&Path>, limit: usize) ->
             if c.task_completed == Some(false) {
                 why.insert(0, "task not completed".into());
             }
-            why.extend(c.findings.iter().cloned());
+            // Each finding kind once, with how many times it was found.
+            let mut kinds: Vec<(&str, usize)> = Vec::new();
+            for finding in &c.findings {
+                match kinds.iter_mut().find(|(k, _)| *k == finding) {
+                    Some((_, n)) => *n += 1,
+                    None => kinds.push((finding, 1)),
+                }
+            }
+            why.extend(kinds.into_iter().map(|(k, n)| if n == 1 { k.to_string() } else { format!("{k} x{n}") }));
             let record = records
                 .map(|dir| dir.join(format!("{}.jsonl", c.call_id)))
                 .filter(|path| path.is_file())

@@ -23,6 +23,10 @@ use crate::seed::{Rng, fnv1a};
 /// The rollout's plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RolloutPlan {
+    /// `name@version` of each arm (empty when the caller places its own
+    /// simulated calls).
+    pub stable_version: String,
+    pub canary_version: String,
     pub calls_per_minute: f64,
     /// Share of new calls the router sends to the canary.
     pub canary_share: f64,
@@ -41,6 +45,8 @@ pub struct RolloutPlan {
 impl Default for RolloutPlan {
     fn default() -> Self {
         Self {
+            stable_version: String::new(),
+            canary_version: String::new(),
             calls_per_minute: 1000.0,
             canary_share: 0.1,
             bake_minutes: 10.0,
@@ -53,6 +59,34 @@ impl Default for RolloutPlan {
 }
 
 impl RolloutPlan {
+    /// One line naming the rollout: its versions, traffic, split, bake and seed.
+    pub fn headline(&self) -> String {
+        let versions = if self.canary_version.is_empty() {
+            String::new()
+        } else {
+            format!("{} against stable {}: ", self.canary_version, self.stable_version)
+        };
+        format!("{versions}{}, seed {}", self.traffic_line(), self.seed)
+    }
+
+    /// "1000 calls a minute, 10% to the canary, 10-minute bake".
+    pub fn traffic_line(&self) -> String {
+        let number = |v: f64| {
+            let text = format!("{v:.2}");
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+        format!(
+            "{} a minute, {}% to the canary, {}-minute bake",
+            if self.calls_per_minute == 1.0 {
+                "1 call".to_string()
+            } else {
+                format!("{} calls", number(self.calls_per_minute))
+            },
+            number(self.canary_share * 100.0),
+            number(self.bake_minutes)
+        )
+    }
+
     /// Canary calls the bake expects: the information fraction's denominator.
     pub fn planned_canary_calls(&self) -> f64 {
         self.calls_per_minute * self.canary_share * self.bake_minutes
@@ -123,7 +157,7 @@ impl std::fmt::Display for DecidedBy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Nothing => f.write_str("no decision"),
-            Self::Sequential => f.write_str("sequential"),
+            Self::Sequential => f.write_str("the sequential test"),
             Self::EndOfBake => f.write_str("end of bake"),
             Self::Guard { p_value } => write!(f, "guard (always-valid p = {p_value:.2e})"),
             Self::BrokenRouter => f.write_str("broken router"),
@@ -150,8 +184,11 @@ pub struct RolloutOutcome {
     /// Calls the canary took in all.
     pub canary_exposed: u64,
     pub looks: Vec<LookRecord>,
-    /// The last look's full judgement.
+    /// The last look's full judgement (or the guard's, at its decision).
     pub judgement: Option<Judgement>,
+    /// How many of `stable` and `canary` (a prefix of each: calls are kept
+    /// in completion order) that judgement saw; the rest completed after.
+    pub judged: (usize, usize),
     pub stable: Vec<CallMetrics>,
     pub canary: Vec<CallMetrics>,
     /// Calls the harness could not place (a panic, bad input).
@@ -184,9 +221,12 @@ pub struct Rollout<'a> {
     pub router: &'a dyn Fn(&str, f64) -> bool,
 }
 
+/// The z score of a one-sided p-value, from `p` itself so that a tiny `p`
+/// keeps its size (`1 - p` rounds to 1 below 1e-16); `p` near 1 is held
+/// at about -8.2.
 fn z_of(p: f64) -> f64 {
     use statrs::distribution::{ContinuousCDF, Normal};
-    Normal::standard().inverse_cdf((1.0 - p).clamp(1e-16, 1.0 - 1e-16))
+    -Normal::standard().inverse_cdf(p.clamp(1e-300, 1.0 - 1e-16))
 }
 
 impl Rollout<'_> {
@@ -210,7 +250,7 @@ impl Rollout<'_> {
         // Each arm's completed calls and errors, as the guard reads them.
         let mut errors = (Count { events: 0, calls: 0 }, Count { events: 0, calls: 0 });
         let (mut decision, mut decided_by, mut decided_at, mut last_canary) = (None, DecidedBy::Nothing, None, None);
-        let (mut judgement, mut last_fraction) = (None, 0.0);
+        let (mut judgement, mut last_fraction, mut judged) = (None, 0.0, (0, 0));
         let mean_gap_ms = MINUTE_MS as f64 / plan.calls_per_minute.max(1e-9);
         let after_ms = (plan.after_minutes * MINUTE_MS as f64) as u64;
         let (mut now, mut end) = (0u64, bake_end);
@@ -260,6 +300,7 @@ impl Rollout<'_> {
                     decision = Some(Verdict::Rollback);
                     decided_by = DecidedBy::Guard { p_value: reading.p_value };
                     decided_at = Some(done.at_ms);
+                    judged = (stable.len(), canary.len());
                     end = done.at_ms + after_ms;
                     // The decision is logged with its inputs, as a look's is.
                     looks.push(LookRecord {
@@ -336,13 +377,29 @@ impl Rollout<'_> {
                         end = if final_look { now } else { now + after_ms };
                     }
                     judgement = Some(look_judgement);
+                    judged = (stable.len(), canary.len());
+                } else {
+                    // No canary call completed since the last look: nothing
+                    // new to test, and no alpha spent; logged all the same.
+                    looks.push(LookRecord {
+                        minute: now as f64 / MINUTE_MS as f64,
+                        stable_calls: stable.len() as u64,
+                        canary_calls: canary.len() as u64,
+                        fraction,
+                        metrics: Vec::new(),
+                        guard_p: guard.as_ref().map_or(1.0, |g| g.reading().p_value),
+                        routed,
+                        mismatch_p,
+                        verdict: Verdict::Hold,
+                        reasons: vec!["no canary call completed since the last look: no test taken".into()],
+                    });
                 }
             }
         }
         if matches!(decided_by, DecidedBy::Guard { .. }) {
             // The guard decided between looks: the report still shows every
-            // metric on the calls seen, under the guard's verdict.
-            let mut report = judge(&stable, &canary, self.config, &|_| 0.0, false, plan.seed);
+            // metric on the calls seen when it fired, under its verdict.
+            let mut report = judge(&stable[..judged.0], &canary[..judged.1], self.config, &|_| 0.0, false, plan.seed);
             report.verdict = Verdict::Rollback;
             // No look follows a decision: the last record is the guard's.
             report.reasons = looks.last().map(|l| l.reasons.clone()).unwrap_or_default();
@@ -358,9 +415,22 @@ impl Rollout<'_> {
             canary_exposed: routed.1,
             looks,
             judgement,
+            judged,
             stable,
             canary,
             broken,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tiny_p_value_keeps_its_z() {
+        // SciPy 1.17.1: norm.isf(1.49e-40) = 13.281096057826675,
+        // norm.isf(1.91e-3) = 2.8926555293459373, norm.isf(1 - 1e-16) = -8.209536151601387.
+        for (p, scipy) in [(1.49e-40, 13.281096057826675), (1.91e-3, 2.8926555293459373), (1.0, -8.209536151601387)] {
+            assert!((super::z_of(p) - scipy).abs() < 1e-6, "{p}: {} vs {scipy}", super::z_of(p));
         }
     }
 }

@@ -67,13 +67,7 @@ pub fn rollout_html(outcome: &RolloutOutcome) -> String {
         escape(verdict.name()),
         verdict_colour(verdict),
         escape(verdict.name()),
-        escape(&format!(
-            "{:.0} calls a minute, {:.0}% to the canary, a {:.0}-minute bake, seed {}",
-            outcome.plan.calls_per_minute,
-            outcome.plan.canary_share * 100.0,
-            outcome.plan.bake_minutes,
-            outcome.plan.seed
-        ))
+        escape(&outcome.plan.headline())
     );
     for line in timing(outcome) {
         let _ = writeln!(page, "<li>{}</li>", escape(line.trim_start_matches("  - ")));

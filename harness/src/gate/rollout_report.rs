@@ -10,10 +10,14 @@ fn evidence(look: &LookRecord, metric: Metric) -> String {
     look.metrics
         .iter()
         .find(|m| m.metric == metric)
-        .map(|m| match m.z {
-            Some(z) if m.boundary_z.is_finite() => format!("{z:+.2} / {:.2}", m.boundary_z),
-            Some(z) => format!("{z:+.2} / inf"),
-            None => "-".into(),
+        .map(|m| {
+            // A p-value of about 1 (no sign of harm at all) has no useful z.
+            let z = m.z.map(|z| if z <= -8.0 { "<-8".to_string() } else { format!("{z:+.2}") });
+            match z {
+                Some(z) if m.boundary_z.is_finite() => format!("{z} / {:.2}", m.boundary_z),
+                Some(z) => format!("{z} / inf"),
+                None => "-".into(),
+            }
         })
         .unwrap_or_else(|| "-".into())
 }
@@ -97,20 +101,13 @@ pub fn rollout_summary(outcome: &RolloutOutcome) -> String {
     }
     let mut table = builder.build();
     table.with(tabled::settings::Style::sharp());
-    format!(
-        "canary rollout: {:.0} calls a minute, {:.0}% to the canary, {:.0}-minute bake, seed {}\n{table}\n{}\n",
-        outcome.plan.calls_per_minute,
-        outcome.plan.canary_share * 100.0,
-        outcome.plan.bake_minutes,
-        outcome.plan.seed,
-        timing(outcome).join("\n")
-    )
+    format!("canary rollout: {}\n{table}\n{}\n", outcome.plan.headline(), timing(outcome).join("\n"))
 }
 
 /// `canary.md`.
 pub fn rollout_markdown(outcome: &RolloutOutcome) -> String {
     let (header, rows) = timeline_rows(outcome);
-    let mut md = format!("# Canary rollout: {}\n\n", outcome.verdict.name());
+    let mut md = format!("# Canary rollout: {}\n\n{}\n\n", outcome.verdict.name(), outcome.plan.headline());
     for line in timing(outcome) {
         md.push_str(&format!("{line}\n"));
     }
