@@ -156,11 +156,11 @@ pub enum DecidedBy {
 impl std::fmt::Display for DecidedBy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Nothing => f.write_str("no decision"),
+            Self::Nothing => f.write_str("no look: the bake saw no calls"),
             Self::Sequential => f.write_str("the sequential test"),
-            Self::EndOfBake => f.write_str("end of bake"),
-            Self::Guard { p_value } => write!(f, "guard (always-valid p = {p_value:.2e})"),
-            Self::BrokenRouter => f.write_str("broken router"),
+            Self::EndOfBake => f.write_str("the end of the bake"),
+            Self::Guard { p_value } => write!(f, "the always-valid guard (p = {p_value:.2e})"),
+            Self::BrokenRouter => f.write_str("a broken router (sample-ratio mismatch)"),
         }
     }
 }

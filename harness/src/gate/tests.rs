@@ -174,7 +174,7 @@ fn a_broken_router_is_an_error_not_a_verdict() {
         arrivals.iter().enumerate().map(|(i, _)| Ok(call(&mut rng, i, 0.05, 0.0, 1500.0, 220.0))).collect()
     });
     assert_eq!(outcome.decided_by, DecidedBy::BrokenRouter);
-    assert_eq!(outcome.decided_by.to_string(), "broken router");
+    assert_eq!(outcome.decided_by.to_string(), "a broken router (sample-ratio mismatch)");
     assert_eq!(outcome.decided_at_minute, Some(1.0));
 }
 
