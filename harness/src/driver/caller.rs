@@ -365,7 +365,9 @@ impl Caller {
         }
         let start = p.reply_start.expect("set above");
         p.target = match p.at {
-            InterruptAt::AfterMs(after) => Some(start + (u64::from(after) * u64::from(LINE_RATE) / 1000) as usize),
+            InterruptAt::AfterMs(after) | InterruptAt::AfterMsOrQuiet(after) => {
+                Some(start + (u64::from(after) * u64::from(LINE_RATE) / 1000) as usize)
+            }
             InterruptAt::LastWord { percent, first_chunk } => self.last_word_target(s, now, &p, percent, first_chunk),
         }
         .or(p.target);
@@ -402,6 +404,16 @@ impl Caller {
             }
             // The agent cut its own reply short: that is its doing, not the
             // scenario's (the checks report it); the caller says its piece.
+            _ if !self.agent_talking(s, now) && matches!(p.at, InterruptAt::AfterMsOrQuiet(_)) => {
+                self.note(format!(
+                    "the agent's reply from {} ms went quiet at {} ms, before the interruption point ({}); the \
+                     caller spoke then",
+                    ms(start),
+                    ms(s.last_agent_sample.unwrap_or(now)),
+                    p.at
+                ));
+                self.start_speaking(s, now, p.stem, p.backchannel);
+            }
             _ if !self.agent_talking(s, now) && s.last_clear_heard.is_some_and(|at| at >= start) => {
                 self.note(format!(
                     "the agent cut its reply from {} ms off at {} ms, before the interruption point ({}); the caller \

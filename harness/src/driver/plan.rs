@@ -24,6 +24,10 @@ pub struct Pause {
 pub enum InterruptAt {
     /// This long after the caller starts hearing the reply.
     AfterMs(u32),
+    /// As `AfterMs`, but a reply that goes quiet first is no script error:
+    /// the caller then just says its piece, as a person who meant to cut in
+    /// would (drawn traffic, where the reply's length is not known ahead).
+    AfterMsOrQuiet(u32),
     /// Partway into the last word of the reply (`percent` of that word's
     /// length), or of its first chunk (the first TTS response it plays).
     LastWord { percent: u32, first_chunk: bool },
@@ -33,6 +37,7 @@ impl std::fmt::Display for InterruptAt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::AfterMs(ms) => write!(f, "{ms} ms into the reply"),
+            Self::AfterMsOrQuiet(ms) => write!(f, "{ms} ms into the reply, or when it goes quiet"),
             Self::LastWord { percent, first_chunk: false } => write!(f, "{percent}% into the reply's last word"),
             Self::LastWord { percent, first_chunk: true } => {
                 write!(f, "{percent}% into the last word of the reply's first sentence")

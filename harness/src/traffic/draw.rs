@@ -103,7 +103,7 @@ pub fn draw_call(profile: &Profile, call_id: &str, definition: Arc<AgentDefiniti
             plan.script.push(CallerAction::Silence { ms: uniform(&mut rng, b.silence_ms) as u32 });
         }
         let action = if i == 0 && barge_in {
-            let at = InterruptAt::AfterMs((uniform(&mut rng, b.barge_in_after_s) * 1000.0) as u32);
+            let at = InterruptAt::AfterMsOrQuiet((uniform(&mut rng, b.barge_in_after_s) * 1000.0) as u32);
             CallerAction::Interrupt { at, text: turn.say.clone(), backchannel: false }
         } else {
             CallerAction::Say { text: turn.say.clone(), pauses: pauses(&mut rng, profile, &turn.say) }

@@ -83,3 +83,21 @@ fn a_failing_tool_backend_fails_the_tasks_that_need_it() {
         );
     }
 }
+
+#[test]
+fn a_barge_in_drawn_past_a_reply_that_goes_quiet_becomes_a_turn_not_a_broken_call() {
+    // Seed 20's A/A rollout drew this call: a barge-in 2,460 ms into the
+    // greeting, which went quiet after 2,004 ms. Drawn traffic cannot know
+    // a reply's length ahead, so the caller speaks then; with the strict
+    // `AfterMs` of a scenario this call was a script error that the
+    // rollout counted as broken (and exited 2).
+    let corpus = Corpus::load(&Corpus::default_dir()).expect("corpus");
+    let profile = Profile::parse(DEFAULT_PROFILE, "default.toml").expect("valid");
+    let registry = voicegate_agent::config::DefinitionRegistry::embedded().expect("embedded definitions");
+    let definition = registry.select("support@1.1.0").expect("released");
+    let request = CallRequest { call_id: "call-20-0006904".into(), definition, started_ms: 0, fault: None };
+    match run_calls(&profile, &[request], &corpus, 1).pop().expect("one result") {
+        CallResult::Done { .. } => {}
+        CallResult::Broken { call_id, message } => panic!("{call_id}: {message}"),
+    }
+}
