@@ -41,13 +41,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME@VERSION")]
     pub canary: String,
     /// Calls a minute over both versions.
-    #[arg(long, default_value_t = 1000.0, allow_negative_numbers = true, value_parser = values::call_rate)]
+    #[arg(long, default_value_t = 1000.0, allow_hyphen_values = true, value_parser = values::call_rate)]
     pub rate: f64,
     /// Share of new calls the router sends to the canary.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.1, allow_hyphen_values = true, value_parser = values::open_unit)]
     pub share: f64,
     /// Bake length, whole minutes of virtual time (a look a minute).
-    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true, value_parser = values::bake_minutes)]
+    #[arg(long, default_value_t = 10.0, allow_hyphen_values = true, value_parser = values::bake_minutes)]
     pub bake: f64,
     #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub seed: u64,
@@ -61,10 +61,10 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub canary_fault: Option<Fault>,
     /// Share of the canary's calls the fault hits (by a hash of the call id).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = values::unit)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true, value_parser = values::unit)]
     pub canary_fault_share: f64,
     /// The always-valid guard's alpha.
-    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true, value_parser = values::alpha)]
+    #[arg(long, default_value_t = 0.01, allow_hyphen_values = true, value_parser = values::alpha)]
     pub guard_alpha: f64,
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub jobs: usize,
@@ -90,8 +90,14 @@ pub(super) fn gate_config(path: Option<&std::path::Path>) -> Result<GateConfig, 
 /// What `canary run` writes in `--out`.
 const CANARY_OUTPUTS: &[&str] = &[
     "stable/",
+    "stable/calls.jsonl",
     "canary/",
+    "canary/calls.jsonl",
     "after-decision/",
+    "after-decision/stable/",
+    "after-decision/stable/calls.jsonl",
+    "after-decision/canary/",
+    "after-decision/canary/calls.jsonl",
     "decisions.jsonl",
     "canary.json",
     "canary.md",
@@ -123,6 +129,11 @@ fn run_rollout(args: RunArgs) -> anyhow::Result<u8> {
     let plan = RolloutPlan {
         stable_version: stable.id(),
         canary_version: canary.id(),
+        canary_fault: args.canary_fault.map(|fault| {
+            let name = clap::ValueEnum::to_possible_value(&fault)
+                .map_or_else(|| format!("{fault:?}"), |v| v.get_name().to_string());
+            (name, args.canary_fault_share)
+        }),
         calls_per_minute: args.rate,
         canary_share: args.share,
         bake_minutes: args.bake,

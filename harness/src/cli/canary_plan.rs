@@ -14,25 +14,25 @@ use crate::gate::{GateConfig, Metric};
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Stable's error rate (0.05 = 5%).
-    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.05, allow_hyphen_values = true, value_parser = values::open_unit)]
     pub baseline: f64,
     /// Calls a minute over both versions.
-    #[arg(long, default_value_t = 1000.0, allow_negative_numbers = true, value_parser = values::call_rate)]
+    #[arg(long, default_value_t = 1000.0, allow_hyphen_values = true, value_parser = values::call_rate)]
     pub rate: f64,
     /// Share of calls to the canary.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.1, allow_hyphen_values = true, value_parser = values::open_unit)]
     pub share: f64,
     /// Bake length, minutes.
-    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true, value_parser = values::plan_minutes)]
+    #[arg(long, default_value_t = 10.0, allow_hyphen_values = true, value_parser = values::plan_minutes)]
     pub bake: f64,
     /// The regression to detect, as a rate (0.02 = +2 points).
-    #[arg(long, default_value_t = 0.02, allow_negative_numbers = true, value_parser = values::open_unit)]
+    #[arg(long, default_value_t = 0.02, allow_hyphen_values = true, value_parser = values::open_unit)]
     pub effect: f64,
     /// One-sided alpha of the rollback test.
-    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = values::alpha)]
+    #[arg(long, default_value_t = 0.05, allow_hyphen_values = true, value_parser = values::alpha)]
     pub alpha: f64,
     /// The power wanted.
-    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true, value_parser = values::power)]
+    #[arg(long, default_value_t = 0.8, allow_hyphen_values = true, value_parser = values::power)]
     pub power: f64,
     /// Looks during the bake (one a minute by default).
     #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = values::looks)]

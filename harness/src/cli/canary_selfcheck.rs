@@ -40,12 +40,12 @@ pub struct SelfcheckArgs {
     /// Canary calls a bake plans for (stable gets `--stable-per-canary` times as many).
     #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = values::how_many)]
     pub canary_calls: usize,
-    #[arg(long, default_value_t = 9.0, allow_negative_numbers = true, value_parser = values::arm_ratio)]
+    #[arg(long, default_value_t = 9.0, allow_hyphen_values = true, value_parser = values::arm_ratio)]
     pub stable_per_canary: f64,
     #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = values::looks)]
     pub looks: usize,
     /// The injected regression: extra canary calls with an error (0.02 = +2 points).
-    #[arg(long, default_value_t = 0.02, allow_negative_numbers = true, value_parser = values::rate_rise)]
+    #[arg(long, default_value_t = 0.02, allow_hyphen_values = true, value_parser = values::rate_rise)]
     pub effect: f64,
     /// Guard only the error rate (with the whole alpha), as the plan assumes.
     #[arg(long)]

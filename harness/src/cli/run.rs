@@ -35,9 +35,8 @@ pub struct RunArgs {
     /// The speech corpus folder.
     #[arg(long)]
     pub corpus: Option<PathBuf>,
-    /// The reference agent's released definition, `support@1.2.0` (or
-    /// `support` for the latest released); the built-in support@1.1.0 if
-    /// not given.
+    /// The reference agent's released definition, as `name@version`
+    /// (`support@1.2.0`); the built-in support@1.1.0 if not given.
     #[arg(long, value_name = "NAME@VERSION")]
     pub agent: Option<String>,
     /// Run the reference agent with a known bug, to see the checks catch it.
@@ -152,14 +151,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let corpus = Corpus::load(&args.corpus.unwrap_or_else(Corpus::default_dir))?;
-    let definition =
-        match args.agent.as_deref().map(|id| select_definition(id).map_err(|e| format!("--agent: {e}"))).transpose() {
-            Ok(definition) => definition,
-            Err(message) => {
-                eprintln!("error: --agent: {message}");
-                return Ok(EXIT_USAGE);
-            }
-        };
+    let definition = match args.agent.as_deref().map(select_definition).transpose() {
+        Ok(definition) => definition,
+        Err(message) => {
+            eprintln!("error: --agent: {message}");
+            return Ok(EXIT_USAGE);
+        }
+    };
     let options = RunOptions { seed: args.seed, jobs: args.jobs, fault: args.agent_fault, definition };
     let mut results = match run_scenarios(&scenarios, &corpus, &options) {
         Ok(results) => results,

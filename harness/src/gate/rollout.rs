@@ -27,6 +27,9 @@ pub struct RolloutPlan {
     /// simulated calls).
     pub stable_version: String,
     pub canary_version: String,
+    /// A fault injected around the canary, and the share of its calls it
+    /// hits (a drill, not a release): named in every report.
+    pub canary_fault: Option<(String, f64)>,
     pub calls_per_minute: f64,
     /// Share of new calls the router sends to the canary.
     pub canary_share: f64,
@@ -47,6 +50,7 @@ impl Default for RolloutPlan {
         Self {
             stable_version: String::new(),
             canary_version: String::new(),
+            canary_fault: None,
             calls_per_minute: 1000.0,
             canary_share: 0.1,
             bake_minutes: 10.0,
@@ -58,26 +62,35 @@ impl Default for RolloutPlan {
     }
 }
 
+/// A number with at most two decimals and no trailing zeros; tiny but
+/// nonzero values keep two significant digits (0.004, not 0).
+fn number(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        return format!("{v:.1e}");
+    }
+    let text = format!("{v:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 impl RolloutPlan {
     /// One line naming the rollout: its versions, traffic, split, bake and seed.
     pub fn headline(&self) -> String {
         let versions = if self.canary_version.is_empty() {
             String::new()
         } else {
-            format!("{} against stable {}: ", self.canary_version, self.stable_version)
+            let fault = self.canary_fault.as_ref().map_or(String::new(), |(fault, share)| {
+                format!(" (with the injected fault {fault} in {}% of its calls)", number(share * 100.0))
+            });
+            format!("{}{fault} against stable {}: ", self.canary_version, self.stable_version)
         };
         format!("{versions}{}, seed {}", self.traffic_line(), self.seed)
     }
 
     /// "1000 calls a minute, 10% to the canary, 10-minute bake".
     pub fn traffic_line(&self) -> String {
-        let number = |v: f64| {
-            let text = format!("{v:.2}");
-            text.trim_end_matches('0').trim_end_matches('.').to_string()
-        };
         format!(
             "{} a minute, {}% to the canary, {}-minute bake",
-            if self.calls_per_minute == 1.0 {
+            if number(self.calls_per_minute) == "1" {
                 "1 call".to_string()
             } else {
                 format!("{} calls", number(self.calls_per_minute))
@@ -425,6 +438,27 @@ impl Rollout<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::RolloutPlan;
+
+    #[test]
+    fn the_headline_names_the_versions_and_any_injected_fault() {
+        let plan = RolloutPlan {
+            stable_version: "support@1.1.0".into(),
+            canary_version: "support@1.1.0".into(),
+            canary_fault: Some(("never-answers-last-turn".into(), 0.1)),
+            calls_per_minute: 400.0,
+            bake_minutes: 0.5,
+            ..RolloutPlan::default()
+        };
+        assert_eq!(
+            plan.headline(),
+            "support@1.1.0 (with the injected fault never-answers-last-turn in 10% of its calls) against stable \
+             support@1.1.0: 400 calls a minute, 10% to the canary, 0.5-minute bake, seed 1"
+        );
+        let one = RolloutPlan { calls_per_minute: 1.004, bake_minutes: 0.004, ..RolloutPlan::default() };
+        assert_eq!(one.traffic_line(), "1 call a minute, 10% to the canary, 4.0e-3-minute bake");
+    }
+
     #[test]
     fn a_tiny_p_value_keeps_its_z() {
         // SciPy 1.17.1: norm.isf(1.49e-40) = 13.281096057826675,

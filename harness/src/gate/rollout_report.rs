@@ -22,6 +22,12 @@ fn evidence(look: &LookRecord, metric: Metric) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A look's minute: whole for the minute looks, two decimals for a guard
+/// decision between them (1.07 is not a second minute 1).
+fn minute_text(minute: f64) -> String {
+    if minute.fract() == 0.0 { format!("{minute:.0}") } else { format!("{minute:.2}") }
+}
+
 pub(super) fn metrics_of(outcome: &RolloutOutcome) -> Vec<Metric> {
     outcome
         .looks
@@ -41,7 +47,7 @@ pub(super) fn timeline_rows(outcome: &RolloutOutcome) -> (Vec<String>, Vec<Vec<S
         .iter()
         .map(|look| {
             let mut row =
-                vec![format!("{:.0}", look.minute), look.canary_calls.to_string(), format!("{:.2}", look.fraction)];
+                vec![minute_text(look.minute), look.canary_calls.to_string(), format!("{:.2}", look.fraction)];
             row.extend(metrics.iter().map(|m| evidence(look, *m)));
             row.extend([format!("{:.3}", look.guard_p), look.verdict.name().to_string()]);
             row
@@ -82,8 +88,7 @@ pub(super) fn timing(outcome: &RolloutOutcome) -> Vec<String> {
         if let Some(look) =
             outcome.looks.last().filter(|_| !matches!(outcome.decided_by, DecidedBy::Sequential | DecidedBy::EndOfBake))
         {
-            let minute =
-                if look.minute.fract() == 0.0 { format!("{:.0}", look.minute) } else { format!("{:.2}", look.minute) };
+            let minute = minute_text(look.minute);
             lines.push(format!("the last look (minute {minute}) said {}:", look.verdict.name()));
         }
         lines.extend(judgement.reasons.iter().map(|r| format!("  - {r}")));

@@ -83,8 +83,8 @@ fn check(call: &CallMetrics) -> Result<(), String> {
     for (i, b) in call.barge_ins.iter().enumerate() {
         latency(&format!("barge_ins[{i}].stop_latency_ms"), b.stop_latency_ms)?;
     }
-    if let Some(wer) = call.word_error_rate.filter(|w| !(w.is_finite() && *w >= 0.0)) {
-        return Err(format!("word_error_rate = {wer}: expected 0 or more"));
+    if let Some(wer) = call.word_error_rate.filter(|w| !(w.is_finite() && (0.0..=100.0).contains(w))) {
+        return Err(format!("word_error_rate = {wer:e}: expected 0 to 100 (1 is every word wrong)"));
     }
     Ok(())
 }
@@ -180,7 +180,8 @@ mod tests {
             (&good, "call_id \"a\" again (first on line 1)"),
             (&good.replace("\"schema\":1", "\"schema\":0"), "schema 0"),
             (&good.replace("\"schema\":1", "\"schema\":1.0"), "\"schema\": 1.0: expected a schema version"),
-            (&good.replace("\"word_error_rate\":0.0", "\"word_error_rate\":-3.0"), "word_error_rate = -3"),
+            (&good.replace("\"word_error_rate\":0.0", "\"word_error_rate\":-3.0"), "word_error_rate = -3e0"),
+            (&good.replace("\"word_error_rate\":0.0", "\"word_error_rate\":1e308"), "word_error_rate = 1e308"),
             // Every field is required, `null` where unknown: a missing one
             // is never read as unknown or zero.
             (&good.replace(",\"started_ms\":0", ""), "missing field `started_ms`"),
