@@ -234,6 +234,43 @@ pub struct Rollout<'a> {
     pub router: &'a dyn Fn(&str, f64) -> bool,
 }
 
+/// What every logged decision records about the moment it was taken.
+struct Moment {
+    ms: u64,
+    /// Completed calls of stable and the canary.
+    arms: (usize, usize),
+    routed: (u64, u64),
+    guard_p: f64,
+}
+
+impl Moment {
+    fn record(
+        &self,
+        plan: &RolloutPlan,
+        metrics: Vec<MetricLook>,
+        verdict: Verdict,
+        reasons: Vec<String>,
+    ) -> LookRecord {
+        LookRecord {
+            minute: self.ms as f64 / MINUTE_MS as f64,
+            stable_calls: self.arms.0 as u64,
+            canary_calls: self.arms.1 as u64,
+            fraction: self.arms.1 as f64 / plan.planned_canary_calls().max(1.0),
+            metrics,
+            guard_p: self.guard_p,
+            routed: self.routed,
+            mismatch_p: split_mismatch_p_value(self.routed.0, self.routed.1, plan.canary_share),
+            verdict,
+            reasons,
+        }
+    }
+}
+
+/// The guard's always-valid p-value now (1 with no guard).
+fn guard_p(guard: &Option<Guard>) -> f64 {
+    guard.as_ref().map_or(1.0, |g| g.reading().p_value)
+}
+
 /// The z score of a one-sided p-value, from `p` itself so that a tiny `p`
 /// keeps its size (`1 - p` rounds to 1 below 1e-16); `p` near 1 is held
 /// at about -8.2.
@@ -316,21 +353,13 @@ impl Rollout<'_> {
                     judged = (stable.len(), canary.len());
                     end = done.at_ms + after_ms;
                     // The decision is logged with its inputs, as a look's is.
-                    looks.push(LookRecord {
-                        minute: done.at_ms as f64 / MINUTE_MS as f64,
-                        stable_calls: stable.len() as u64,
-                        canary_calls: canary.len() as u64,
-                        fraction: canary.len() as f64 / plan.planned_canary_calls().max(1.0),
-                        metrics: Vec::new(),
-                        guard_p: reading.p_value,
-                        routed,
-                        mismatch_p: split_mismatch_p_value(routed.0, routed.1, plan.canary_share),
-                        verdict: Verdict::Rollback,
-                        reasons: vec![format!(
-                            "the always-valid guard on the error rate fired: p = {:.2e} <= {}",
-                            reading.p_value, plan.guard_alpha
-                        )],
-                    });
+                    let reason = format!(
+                        "the always-valid guard on the error rate fired: p = {:.2e} <= {}",
+                        reading.p_value, plan.guard_alpha
+                    );
+                    let at =
+                        Moment { ms: done.at_ms, arms: (stable.len(), canary.len()), routed, guard_p: reading.p_value };
+                    looks.push(at.record(plan, Vec::new(), Verdict::Rollback, vec![reason]));
                 }
             }
             // A look once a minute of the bake.
@@ -371,18 +400,8 @@ impl Rollout<'_> {
                             boundary_z: z_of(m.critical_p),
                         });
                     }
-                    looks.push(LookRecord {
-                        minute: now as f64 / MINUTE_MS as f64,
-                        stable_calls: stable.len() as u64,
-                        canary_calls: canary.len() as u64,
-                        fraction,
-                        metrics,
-                        guard_p: guard.as_ref().map_or(1.0, |g| g.reading().p_value),
-                        routed,
-                        mismatch_p,
-                        verdict: look_judgement.verdict,
-                        reasons: look_judgement.reasons.clone(),
-                    });
+                    let at = Moment { ms: now, arms: (stable.len(), canary.len()), routed, guard_p: guard_p(&guard) };
+                    looks.push(at.record(plan, metrics, look_judgement.verdict, look_judgement.reasons.clone()));
                     if look_judgement.verdict == Verdict::Rollback || final_look {
                         decision = Some(look_judgement.verdict);
                         decided_by = if final_look { DecidedBy::EndOfBake } else { DecidedBy::Sequential };
@@ -394,18 +413,9 @@ impl Rollout<'_> {
                 } else {
                     // No canary call completed since the last look: nothing
                     // new to test, and no alpha spent; logged all the same.
-                    looks.push(LookRecord {
-                        minute: now as f64 / MINUTE_MS as f64,
-                        stable_calls: stable.len() as u64,
-                        canary_calls: canary.len() as u64,
-                        fraction,
-                        metrics: Vec::new(),
-                        guard_p: guard.as_ref().map_or(1.0, |g| g.reading().p_value),
-                        routed,
-                        mismatch_p,
-                        verdict: Verdict::Hold,
-                        reasons: vec!["no canary call completed since the last look: no test taken".into()],
-                    });
+                    let at = Moment { ms: now, arms: (stable.len(), canary.len()), routed, guard_p: guard_p(&guard) };
+                    let reason = "no canary call completed since the last look: no test taken".to_string();
+                    looks.push(at.record(plan, Vec::new(), Verdict::Hold, vec![reason]));
                 }
             }
         }

@@ -159,6 +159,12 @@ fn the_rollout_rolls_back_a_catastrophe_by_the_guard_and_routes_every_new_call_t
     let report = outcome.judgement.as_ref().expect("a report of the calls seen");
     assert_eq!(report.verdict, Verdict::Rollback);
     assert_eq!(report.reasons, logged.reasons);
+    // The report is of the calls seen when the guard fired, not of the
+    // calls that completed while the rollout went on after it.
+    assert_eq!(outcome.judged, (logged.stable_calls as usize, logged.canary_calls as usize));
+    assert!(outcome.judged.0 < outcome.stable.len() && outcome.judged.1 < outcome.canary.len());
+    let errors = report.metrics.iter().find(|m| m.metric == Metric::ErrorRate).expect("error rate");
+    assert_eq!((errors.stable_n, errors.canary_n), (logged.stable_calls, logged.canary_calls));
 }
 
 #[test]
@@ -219,4 +225,26 @@ fn truncation_the_agent_could_not_check_is_insufficient_data_never_a_pass() {
     assert_eq!(truncation.status, Status::InsufficientData);
     assert!(truncation.note.contains("carry no truncation check"), "{}", truncation.note);
     assert_ne!(judgement.verdict, Verdict::Promote);
+}
+
+#[test]
+fn a_look_with_no_new_canary_call_is_logged_with_no_test_taken() {
+    // Calls last 90 s, so nothing has completed by the look at minute 1.
+    let config = rates_only();
+    let plan = RolloutPlan { calls_per_minute: 100.0, bake_minutes: 3.0, ..RolloutPlan::default() };
+    let rollout = Rollout { plan, config: &config, router: &routes_to_canary };
+    let mut rng = Rng::new(13);
+    let outcome = rollout.run(&mut |arrivals| {
+        arrivals
+            .iter()
+            .enumerate()
+            .map(|(i, _)| Ok(CallMetrics { duration_ms: 90_000, ..call(&mut rng, i, 0.05, 0.0, 1500.0, 220.0) }))
+            .collect()
+    });
+    let minutes: Vec<f64> = outcome.looks.iter().map(|l| l.minute).collect();
+    assert_eq!(minutes, [1.0, 2.0, 3.0], "every minute is logged");
+    let first = &outcome.looks[0];
+    assert!(first.metrics.is_empty() && first.canary_calls == 0, "{first:?}");
+    assert_eq!(first.reasons, ["no canary call completed since the last look: no test taken"]);
+    assert!(!outcome.looks[1].metrics.is_empty(), "minute 2 tests the calls done by then");
 }
